@@ -1,0 +1,96 @@
+"""Atomic file output: write beside the target, then rename.
+
+A crash or an error while writing leaves the earlier file (if any) intact and
+no half-written file in its place.
+"""
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside ``path``; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final location of the file.
+    mode : str
+        ``"wb"`` or ``"w"``.
+
+    Yields
+    ------
+    file object
+        The temporary file to write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` atomically and return the path."""
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically and return the path."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_output_path(path):
+    """Yield a temporary path beside ``path`` for a writer that wants a file name.
+
+    Some writers (``mx.nd.save``, ``onnx.save``) take a path, not a file
+    object.  They write to the yielded temporary name, which is renamed onto
+    ``path`` when the block ends without error and removed otherwise.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def replace_dir(staged, target):
+    """Move the finished directory ``staged`` onto ``target``.
+
+    An existing ``target`` is moved aside first and deleted only after the new
+    one is in place, so a failure never leaves neither.
+    """
+    staged, target = Path(staged), Path(target)
+    backup = None
+    if target.exists():
+        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, backup)
+    try:
+        os.replace(staged, target)
+    except BaseException:
+        if backup is not None:
+            os.replace(backup, target)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+    return target
