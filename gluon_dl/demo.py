@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -65,6 +66,34 @@ def check_output_dir(out_dir, overwrite):
                                 f"--overwrite to replace them or choose another --out")
 
 
+# (module, extra, purpose): checked before any work starts, so a missing
+# extra fails in a second with the fix rather than after training.
+REQUIREMENTS = (
+    ("mxnet", "cpu", "Training"),
+    ("onnx", "convert", "ONNX export"),
+    ("onnx2tf", "convert", "TFLite conversion"),
+    ("tensorflow", "convert", "TFLite conversion"),
+    ("onnxsim", "convert", "ONNX simplification"),
+    ("onnxruntime", "edge", "Running ONNX models"),
+)
+
+
+def check_requirements():
+    """Raise MissingDependencyError for the first missing module the demo needs."""
+    import importlib.util
+
+    from .errors import MissingDependencyError
+    from .utils.deps import INSTALL_HINT, require
+
+    for module, extra, purpose in REQUIREMENTS:
+        if sys.modules.get(module, False) is None or importlib.util.find_spec(module) is None:
+            require(module, extra, purpose)  # raises with the install hint
+    if not any(importlib.util.find_spec(m) for m in ("ai_edge_litert", "tflite_runtime")):
+        raise MissingDependencyError(
+            "Running TFLite models needs ai-edge-litert or tflite-runtime, neither is "
+            "installed; install the 'edge' extra: " + INSTALL_HINT.format(extra="edge"))
+
+
 def run_demo(out_dir="gluon_dl_demo", settings=FULL, overwrite=False, data_path=None,
              progress=True, log=print):
     """Run the whole pipeline and write its report into ``out_dir``.
@@ -74,6 +103,7 @@ def run_demo(out_dir="gluon_dl_demo", settings=FULL, overwrite=False, data_path=
     DemoResult
     """
     check_output_dir(out_dir, overwrite)
+    check_requirements()
     out_dir = Path(out_dir).resolve()
     stage = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(stage, ignore_errors=True)
