@@ -198,8 +198,7 @@ def _train(net, train_iter, test_iter, epochs, lr, progress, desc, callbacks=Non
 
 
 def _prune(net, train_iter, test_iter, s, progress):
-    from deploy.prune import MagnitudePruner, PolynomialDecay
-    from deploy.prune.callback import PruningCallback
+    from deploy.prune import MagnitudePruner, PolynomialDecay, PruningCallback
 
     steps = s.finetune_epochs * len(train_iter)
     ramp_end = max(1, int(steps * 0.6))

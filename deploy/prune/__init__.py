@@ -16,6 +16,7 @@ _LAZY = {
     "prunable_parameters": "registry",
     "named_prunable_parameters": "registry",
     "prunable_weight_names": "registry",
+    "PruningCallback": "callback",
 }
 
 __all__ = ["ConstantSparsity", "OneShot", "PolynomialDecay", "PruningSchedule",
