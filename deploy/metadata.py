@@ -16,30 +16,21 @@ format_version : int
 name, task : str
 num_classes : int or None
 labels : list of str
-input_name : str
-    Name of the artifact's input tensor.
-input_shape : list of int
-    One batch (batch axis included, 1 for a single sample) in ``layout`` order.
-dynamic_batch : bool
-    Whether the artifact accepts any batch size.
-layout : str
-    Axis order the model was trained with, e.g. ``"NCHW"``; callers pass inputs
-    in this layout.
-artifact_layout : str
-    Axis order of the artifact's input tensor (onnx2tf turns NCHW into NHWC).
-input_dtype : str
-    Dtype of raw inputs (``"float32"`` for images).
-normalization : dict or None
-    ``{"mean": [...], "std": [...], "input_range": [lo, hi]}``: the network sees
-    ``(x - mean) / std`` per channel for raw ``x`` in ``input_range``.
-format : str
-    ``"onnx"``, ``"tflite"`` or ``"mxnet"``.
-precision : str
-    ``"float32"``, ``"float16"``, ``"int8"``, ...
-output_names : list of str
-quantization : dict or None
-    For integer inputs/outputs: ``{"input": {"dtype", "scale", "zero_point"},
-    "output": {...}}`` as the interpreter reports them.
+input : dict
+    What a caller passes (in the layout the model was trained with):
+    ``shape`` (list of int, batch axis included, 1 for one sample),
+    ``layout`` (e.g. ``"NCHW"``), ``dtype`` (of raw inputs, ``"float32"`` for
+    images), ``mean``/``std`` (per channel; the network sees
+    ``(x - mean) / std``; None for non-float inputs), ``input_range`` (of raw
+    ``x``), ``dynamic_batch`` (whether the artifact takes any batch size) and
+    ``name`` (of the artifact's input tensor).
+artifact : dict
+    What the file holds: ``format`` (``"onnx"``, ``"tflite"``, ``"mxnet"``),
+    ``precision`` (``"float32"``, ``"float16"``, ``"int8"``, ...), ``layout`` of
+    its input tensor (onnx2tf turns NCHW into NHWC), ``input_dtype`` of that
+    tensor (``"int8"`` for full-integer TFLite), ``output_names`` and
+    ``quantization`` (None, or ``{"input": {"dtype", "scale", "zero_point"},
+    "output": {...}}`` as the interpreter reports them).
 producer : dict
     ``{"name": "gluon-dl", "version": ..., <tool>: <version>, ...}``.
 """
@@ -52,13 +43,14 @@ from gluon_dl.utils.io import atomic_write_text
 FORMAT_VERSION = 1
 METADATA_KEY = "gluon_dl"
 SIDECAR_SUFFIX = ".json"
-REQUIRED_KEYS = ("format_version", "name", "input_shape", "layout", "artifact_layout",
-                 "input_dtype", "format", "precision")
-_CONFIG_FIELDS = ("name", "layout", "num_classes", "labels", "input_dtype", "task")
+REQUIRED_KEYS = ("format_version", "name", "labels", "input", "artifact")
+REQUIRED_SECTION_KEYS = {"input": ("shape", "layout", "dtype", "mean", "std", "input_range"),
+                         "artifact": ("format", "precision", "layout", "input_dtype")}
 
 
 def build_metadata(config, *, fmt, precision, artifact_layout=None, input_name="data",
-                   dynamic_batch=False, output_names=(), quantization=None, producer=None):
+                   dynamic_batch=False, output_names=(), artifact_input_dtype=None,
+                   quantization=None, producer=None):
     """The metadata dict of one artifact.
 
     Parameters
@@ -76,6 +68,8 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_name="
     dynamic_batch : bool
         Whether the artifact takes any batch size.
     output_names : sequence of str
+    artifact_input_dtype : str, optional
+        Dtype of the artifact's input tensor; defaults to the raw input dtype.
     quantization : dict, optional
         Scale/zero-point of integer inputs and outputs.
     producer : dict, optional
@@ -92,32 +86,34 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_name="
     if sorted(artifact_layout) != sorted(layout):
         raise ValueError(f"artifact layout {artifact_layout!r} is not a permutation of the "
                          f"model layout {layout!r}")
-    float_input = str(cfg.get("input_dtype", "float32")).startswith("float")
-    normalization = None
-    if float_input:
-        normalization = {"mean": [float(v) for v in cfg.get("mean", (0.0,))],
-                         "std": [float(v) for v in cfg.get("std", (1.0,))],
-                         "input_range": [float(v) for v in cfg.get("input_range", (0.0, 1.0))]}
-    meta = {
+    dtype = str(cfg.get("input_dtype", "float32"))
+    floats = dtype.startswith("float")
+    return {
         "format_version": FORMAT_VERSION,
         "name": cfg["name"],
         "task": cfg.get("task", "classification"),
         "num_classes": cfg.get("num_classes"),
         "labels": [str(label) for label in cfg.get("labels", ())],
-        "input_name": str(input_name),
-        "input_shape": [1] + [int(d) for d in cfg["input_shape"]],
-        "dynamic_batch": bool(dynamic_batch),
-        "layout": layout,
-        "artifact_layout": artifact_layout,
-        "input_dtype": str(cfg.get("input_dtype", "float32")),
-        "normalization": normalization,
-        "format": fmt,
-        "precision": precision,
-        "output_names": [str(n) for n in output_names],
-        "quantization": quantization,
+        "input": {
+            "name": str(input_name),
+            "shape": [1] + [int(d) for d in cfg["input_shape"]],
+            "layout": layout,
+            "dtype": dtype,
+            "mean": [float(v) for v in cfg.get("mean", (0.0,))] if floats else None,
+            "std": [float(v) for v in cfg.get("std", (1.0,))] if floats else None,
+            "input_range": [float(v) for v in cfg.get("input_range", (0.0, 1.0))],
+            "dynamic_batch": bool(dynamic_batch),
+        },
+        "artifact": {
+            "format": fmt,
+            "precision": precision,
+            "layout": artifact_layout,
+            "input_dtype": str(artifact_input_dtype or dtype),
+            "output_names": [str(n) for n in output_names],
+            "quantization": quantization,
+        },
         "producer": {"name": "gluon-dl", "version": _gluon_dl_version(), **(producer or {})},
     }
-    return meta
 
 
 def model_config_fields(meta):
@@ -126,11 +122,12 @@ def model_config_fields(meta):
     ``ModelConfig.from_dict(model_config_fields(meta))`` rebuilds the config
     of the model an artifact came from (without ``paper``/``lesson``).
     """
-    fields = {k: meta[k] for k in _CONFIG_FIELDS if k in meta}
-    fields["input_shape"] = list(meta["input_shape"][1:])
-    norm = meta.get("normalization")
-    if norm:
-        fields.update(mean=norm["mean"], std=norm["std"], input_range=norm["input_range"])
+    inp = meta["input"]
+    fields = {k: meta[k] for k in ("name", "num_classes", "labels", "task") if k in meta}
+    fields.update(input_shape=list(inp["shape"][1:]), layout=inp["layout"],
+                  input_dtype=inp["dtype"], input_range=inp["input_range"])
+    if inp.get("mean") is not None:
+        fields.update(mean=inp["mean"], std=inp["std"])
     return fields
 
 
@@ -180,6 +177,11 @@ def validate(meta, source):
     if not isinstance(meta, dict):
         raise ModelFileError(f"{source} is not a JSON object; re-export the model")
     missing = [k for k in REQUIRED_KEYS if k not in meta]
+    for section, keys in REQUIRED_SECTION_KEYS.items():
+        if isinstance(meta.get(section), dict):
+            missing += [f"{section}.{k}" for k in keys if k not in meta[section]]
+        elif section in meta:
+            missing.append(f"{section} (an object)")
     if missing:
         raise ModelFileError(f"{source} lacks the keys {missing}; re-export the model "
                              f"with this version of gluon-dl")

@@ -88,7 +88,7 @@ def cmd_predict(args):
                 "top": [{"label": labels[k] if labels else str(k), "index": int(k),
                          "score": float(row[k])} for k in top]})
     if args.json:
-        print(json.dumps({"model": args.model, "backend": predictor.backend_name,
+        print(json.dumps({"model": args.model, "backend": predictor.backend,
                           "predictions": records}, indent=2))
     else:
         for r in records:

@@ -158,7 +158,7 @@ def _run(stage, s, data_path, progress, log):
 
     calib = transform(X_tr[:s.calib_samples])
     artifacts = _export_all(net, cfg, art, calib, log)
-    artifacts.insert(0, ("mxnet-fp32-dense", "mxnet", _mxnet_files(dense_prefix)))
+    artifacts.insert(0, ("mxnet-fp32-dense", _mxnet_files(dense_prefix)))
 
     X_eval = gdata.scale_to_range(X_te, cfg)[:, None, :, :]
     reference = np.argmax(net(mx.nd.array(transform(X_te))).asnumpy(), axis=1)
@@ -212,13 +212,15 @@ def _prune(net, train_iter, test_iter, s, progress):
     return pruner, hist
 
 
-def _mxnet_files(prefix):
-    prefix = str(prefix)
-    return [Path(f"{prefix}-symbol.json"), Path(f"{prefix}-0000.params")]
+def _mxnet_files(symbol_path):
+    """The ``-symbol.json`` file and its ``-0000.params`` beside it."""
+    symbol_path = Path(symbol_path)
+    stem = symbol_path.name[: -len("-symbol.json")]
+    return [symbol_path, symbol_path.with_name(f"{stem}-0000.params")]
 
 
 def _export_all(net, cfg, art, calib, log):
-    """Export every format; returns ``(label, runtime-kind, files)`` tuples."""
+    """Export every format; returns ``(label, files)`` pairs, the model file first."""
     from deploy.export import mxnet as mx_export
     from deploy.export import onnx as onnx_export
     from deploy.export import tflite as tflite_export
@@ -226,55 +228,44 @@ def _export_all(net, cfg, art, calib, log):
 
     out = []
     prefix = mx_export.export(net, art / "lenet5-fp32", config=cfg)
-    out.append(("mxnet-fp32", "mxnet", _mxnet_files(prefix)))
+    out.append(("mxnet-fp32", _mxnet_files(prefix)))
     qnet = quantize_mxnet(net, calib)
-    qprefix = mx_export.export(qnet, art / "lenet5-int8", config=cfg, precision="int8")
-    out.append(("mxnet-int8", "mxnet", _mxnet_files(qprefix)))
+    qprefix = mx_export.export(qnet, art / "lenet5-int8", config=cfg)
+    out.append(("mxnet-int8", _mxnet_files(qprefix)))
     log("quantized with MXNet int8 (oneDNN)")
     onnx_path = onnx_export.export(net, art / "lenet5.onnx", config=cfg)
-    out.append(("onnx-fp32", "onnx", [onnx_path]))
+    out.append(("onnx-fp32", [onnx_path]))
     log(f"exported {onnx_path.name}")
-    tflites = tflite_export.export(onnx_path, art, config=cfg,
-                                   precisions=("float32", "float16", "int8"),
-                                   calib_data=calib)
+    tflites = tflite_export.export_many(onnx_path, art, config=cfg, stem="lenet5",
+                                        precisions=("float32", "float16", "int8"),
+                                        calib_data=calib, reference=net)
     names = {"float32": "tflite-fp32", "float16": "tflite-fp16", "int8": "tflite-int8"}
     for precision, path in tflites.items():
-        out.append((names[precision], "tflite", [path]))
+        out.append((names[precision], [path]))
     log("converted to TFLite float32, float16 and int8")
     return out
 
 
 def _evaluate(artifacts, X_eval, y, reference, latency_runs, log):
     from deploy import report
-    from deploy.runtime import available_backends, load
+    from deploy.runtime import available_backends, benchmark_latency, load
 
     results = []
-    for label, kind, files in artifacts:
+    for label, files in artifacts:
         size, packed = report.file_sizes(files)
-        backends = [b for b in available_backends(files[0])] if kind != "mxnet" else ["mxnet"]
-        for backend in backends:
+        for backend in available_backends(files[0]):
             predictor = load(files[0], backend=backend)
             pred = np.argmax(predictor.predict(X_eval), axis=1)
-            latency = _median_latency(predictor, X_eval[:1], latency_runs)
+            latency = float(np.median(benchmark_latency(predictor, X_eval[0], runs=latency_runs,
+                                                           warmup=max(3, latency_runs // 10))))
             results.append(report.ArtifactResult(
-                artifact=label, runtime=predictor.backend_name, path=str(files[0].name),
+                artifact=label, runtime=predictor.backend, path=str(files[0].name),
                 size_bytes=size, gzip_bytes=packed,
                 accuracy=float(np.mean(pred == y)), agreement=float(np.mean(pred == reference)),
                 latency_ms=latency * 1e3))
-            log(f"ran {label} in {predictor.backend_name}: accuracy "
+            log(f"ran {label} in {predictor.backend}: accuracy "
                 f"{results[-1].accuracy:.2%}")
     return results
-
-
-def _median_latency(predictor, x1, runs):
-    for _ in range(max(3, runs // 10)):
-        predictor.predict(x1)
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        predictor.predict(x1)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def _write_samples(folder, X, y, per_class=1):

@@ -82,8 +82,10 @@ class Backend:
     @classmethod
     def import_module(cls):
         """Import the backend's library or raise MissingDependencyError."""
-        return require(cls.module, cls.extra, f"Running {'/'.join(cls.suffixes)} models with "
-                                              f"the '{cls.name}' backend")
+        purpose = f"Running {'/'.join(cls.suffixes)} models with the '{cls.name}' backend"
+        # The package first: a cached submodule would hide a package blocked in sys.modules.
+        require(cls.module.split(".")[0], cls.extra, purpose)
+        return require(cls.module, cls.extra, purpose)
 
     @classmethod
     def open(cls, path, num_threads=None):

@@ -4,10 +4,19 @@ A crash or an error while writing leaves the earlier file (if any) intact and
 no half-written file in its place.
 """
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+
+@functools.lru_cache(maxsize=1)
+def _file_mode():
+    # mkstemp creates 0600 files; published files get the mode open() would give.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -34,6 +43,7 @@ def atomic_write(path, mode="wb"):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -67,6 +77,7 @@ def atomic_output_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
