@@ -31,11 +31,12 @@ from .errors import OutputExistsError
 class DemoSettings:
     """Knobs of the demo; :data:`QUICK` trades accuracy for a sub-minute run."""
 
-    epochs: int = 12
-    finetune_epochs: int = 8
+    epochs: int = 15
+    finetune_epochs: int = 12
     batch_size: int = 64
     lr: float = 3e-3
     sparsity: float = 0.8
+    granularity: str = "global"
     test_size: int = 1000
     calib_samples: int = 500
     latency_runs: int = 200
@@ -132,8 +133,9 @@ def _run(stage, s, data_path, progress, log):
     np.random.seed(s.seed)
     X, y = gdata.load_mnist(data_path)
     X_tr, X_te, y_tr, y_te = gdata.train_test_split(X, y, s.test_size, seed=s.seed)
-    if s.eval_samples:
-        X_te, y_te = X_te[:s.eval_samples], y_te[:s.eval_samples]
+    if s.eval_samples and s.eval_samples < len(X_te):
+        # A stratified part: the file is sorted by class, so a prefix would not do.
+        _, X_te, _, y_te = gdata.train_test_split(X_te, y_te, s.eval_samples, seed=s.seed)
     log(f"data: {len(X_tr)} training and {len(X_te)} held-out MNIST digits")
 
     net = get_model("lenet5")
@@ -205,7 +207,7 @@ def _prune(net, train_iter, test_iter, s, progress):
     schedule = PolynomialDecay(initial_sparsity=0.3, final_sparsity=s.sparsity, begin_step=0,
                                end_step=ramp_end, power=3,
                                frequency=max(1, len(train_iter) // 4))
-    pruner = MagnitudePruner(net, schedule)
+    pruner = MagnitudePruner(net, schedule, granularity=s.granularity)
     hist = _train(net, train_iter, test_iter, s.finetune_epochs, s.lr / 3, progress,
                   "fine-tune", callbacks=[PruningCallback(pruner)])
     pruner.apply_masks()

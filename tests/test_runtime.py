@@ -233,3 +233,15 @@ def test_runtime_imports_no_training_or_conversion_stack(setup):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_native_stderr_filter_drops_info_and_keeps_the_rest(capfd):
+    import os
+
+    from deploy.runtime._stderr import native_info_filtered
+
+    with native_info_filtered():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"ERROR: something real\n")
+    err = capfd.readouterr().err
+    assert "XNNPACK" not in err and "ERROR: something real" in err

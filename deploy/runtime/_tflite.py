@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 
 from ._backends import Backend, Session, TensorSpec, check_file, load_error, register_backend
+from ._stderr import native_info_filtered
 from ._tflite_check import check_tflite
 
 
@@ -52,8 +53,9 @@ class _TFLiteBackend(Backend):
             raise load_error(path, cls.name, exc) from None
         interpreter_cls = cls.import_module().Interpreter
         try:
-            interpreter = interpreter_cls(model_content=data, num_threads=num_threads)
-            interpreter.allocate_tensors()
+            with native_info_filtered():
+                interpreter = interpreter_cls(model_content=data, num_threads=num_threads)
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError, UnicodeDecodeError) as exc:
             raise load_error(path, cls.name, exc) from None
         return _TFLiteSession(interpreter)

@@ -1,0 +1,133 @@
+"""End-to-end: `gluon-dl demo --quick`, then `gluon-dl predict` on its artifacts."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gluon_dl.cli import main
+
+EXPECTED_ARTIFACTS = {"mxnet-fp32-dense", "mxnet-fp32", "mxnet-int8", "onnx-fp32",
+                      "tflite-fp32", "tflite-fp16", "tflite-int8"}
+
+
+def gluon_dl(*args, timeout=600):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "gluon_dl", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    proc = gluon_dl("demo", "--quick", "--out", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_help_and_usage_errors():
+    assert gluon_dl("--help").returncode == 0
+    assert "demo" in gluon_dl("--help").stdout
+    assert gluon_dl("no-such-command").returncode == 2
+    assert gluon_dl("demo", "--help").stdout.count("--overwrite") == 2
+
+
+def test_demo_reports_every_artifact_in_every_runtime(demo_run):
+    out, proc = demo_run
+    report = json.loads((out / "report.json").read_text())
+    rows = report["results"]
+    assert {r["artifact"] for r in rows} == EXPECTED_ARTIFACTS
+    runtimes = {(r["artifact"], r["runtime"]) for r in rows}
+    from deploy.runtime import available_backends
+    tflite_backends = [b for b in available_backends() if b in ("litert", "tflite-runtime")]
+    for art in ("tflite-fp32", "tflite-fp16", "tflite-int8"):
+        for backend in tflite_backends:
+            assert (art, backend) in runtimes
+    by = {(r["artifact"], r["runtime"]): r for r in rows}
+    for r in rows:
+        assert r["size_bytes"] > r["gzip_bytes"] > 0 and r["latency_ms"] > 0
+        assert 0.8 < r["accuracy"] <= 1.0
+    # fp32 artifacts reproduce the model they were exported from.
+    for art in ("mxnet-fp32", "onnx-fp32", "tflite-fp32"):
+        assert all(r["agreement"] >= 0.995 for r in rows if r["artifact"] == art), art
+    assert all(r["agreement"] >= 0.97 for r in rows if r["artifact"] in ("tflite-int8", "mxnet-int8"))
+    # Sparsity pays off in the compressed size.
+    dense = by[("mxnet-fp32-dense", "mxnet")]
+    pruned = by[("mxnet-fp32", "mxnet")]
+    assert pruned["size_bytes"] == pytest.approx(dense["size_bytes"], rel=0.01)
+    assert pruned["gzip_bytes"] < 0.5 * dense["gzip_bytes"]
+    assert float(report["summary"]["sparsity of conv/dense weights"].rstrip("%")) >= 75
+    for name in ("report.md", "report.png", "training.png"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+    assert "top-1 agreement" in proc.stdout and "tflite-int8" in proc.stdout
+    assert not list(out.parent.glob(".run.partial-*"))
+
+
+def test_every_artifact_has_metadata(demo_run):
+    out, _ = demo_run
+    for model in list((out / "artifacts").glob("*.tflite")) + list((out / "artifacts").glob("*.onnx")):
+        meta = json.loads(Path(f"{model}.json").read_text())
+        assert meta["labels"] == [str(i) for i in range(10)]
+        assert meta["input"]["shape"] == [1, 1, 28, 28] and meta["input"]["layout"] == "NCHW"
+        assert meta["input"]["mean"] == [0.1307] and meta["input"]["std"] == [0.3081]
+
+
+def test_rerun_without_overwrite_keeps_earlier_results(demo_run):
+    out, _ = demo_run
+    before = (out / "report.json").read_bytes()
+    proc = gluon_dl("demo", "--quick", "--out", out, "--no-progress")
+    assert proc.returncode == 1
+    assert "--overwrite" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert (out / "report.json").read_bytes() == before
+
+
+def test_predict_classifies_sample_digits(demo_run):
+    out, _ = demo_run
+    samples = sorted((out / "samples").glob("digit*_0.png"))
+    assert len(samples) == 10
+    proc = gluon_dl("predict", out / "artifacts" / "lenet5_int8.tflite", *samples, "--json")
+    assert proc.returncode == 0, proc.stderr
+    preds = json.loads(proc.stdout)["predictions"]
+    assert len(preds) == 10 and all(len(p["top"]) == 3 for p in preds)
+    correct = sum(p["top"][0]["label"] == Path(p["input"]).name[5] for p in preds)
+    assert correct >= 8
+    text = gluon_dl("predict", out / "artifacts" / "lenet5.onnx", samples[7])
+    assert text.returncode == 0 and text.stdout.startswith(str(samples[7]))
+
+
+def test_predict_bad_inputs_fail_with_one_line(demo_run, tmp_path):
+    out, _ = demo_run
+    model = out / "artifacts" / "lenet5_float32.tflite"
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 32, 32), np.float32))
+    proc = gluon_dl("predict", model, tmp_path / "wrong.npy")
+    assert proc.returncode == 1 and "(3, 32, 32)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(model.read_bytes()[:1000])
+    (tmp_path / "broken.tflite.json").write_text(Path(f"{model}.json").read_text())
+    proc = gluon_dl("predict", broken, out / "samples" / "digit1_0.png")
+    assert proc.returncode == 1 and "broken.tflite" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = gluon_dl("predict", tmp_path / "missing.onnx", out / "samples" / "digit1_0.png")
+    assert proc.returncode == 1 and "missing.onnx" in proc.stderr
+
+
+def test_demo_without_convert_extra_fails_fast(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnx2tf", None)
+    code = main(["demo", "--quick", "--out", str(tmp_path / "x"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "onnx2tf" in err and "'.[convert]'" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_overwrite_replaces_results(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("earlier run")
+    proc = gluon_dl("demo", "--quick", "--out", out, "--overwrite", "--no-progress", "--seed", "1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (out / "old.txt").exists() and (out / "report.json").exists()
