@@ -7,7 +7,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "errors", "models", "training", "utils", "plot")
+_SUBMODULES = ("data", "errors", "losses", "models", "training", "utils")
 _EXPORTS = {
     "get_model": "models",
     "list_models": "models",

@@ -3,21 +3,22 @@ import numpy as np
 import pytest
 
 mx = pytest.importorskip("mxnet")
-from gluon_dl.models import ModelConfig, get_config, get_model, list_models, register_model  # noqa: E402
+from gluon_dl.models import (ModelConfig, count_parameters, example_inputs, get_config,  # noqa: E402
+                             get_model, list_models, register_model)
 
 MODELS = list_models()
 
 
-def _inputs(config, batch=2, seed=0):
-    rng = np.random.RandomState(seed)
-    if config.input_dtype.startswith("int"):
-        return mx.nd.array(rng.randint(0, config.num_classes or 10, (batch,) + config.input_shape))
-    return mx.nd.array(rng.randn(batch, *config.input_shape).astype(np.float32))
+def _outputs(out):
+    """A model's outputs as a flat list of NDArrays."""
+    if isinstance(out, (list, tuple)):
+        return [o for item in out for o in _outputs(item)]
+    return [out]
 
 
-def _build(name):
+def _build(name, **kwargs):
     mx.random.seed(0)
-    net = get_model(name)
+    net = get_model(name, **kwargs)
     net.initialize(mx.init.Xavier())
     return net
 
@@ -32,51 +33,67 @@ def test_config_and_forward_shape(name):
     cfg = net.config
     assert isinstance(cfg, ModelConfig) and cfg.name == name
     assert cfg == get_config(name)
-    out = net(_inputs(cfg))
-    assert out.shape == (2, cfg.num_classes)
+    assert cfg.paper and cfg.lesson, "every model names its paper and lesson"
+    outs = _outputs(net(*example_inputs(cfg, small=True)))
+    assert all(o.shape[0] == 2 and np.isfinite(o.asnumpy()).all() for o in outs)
+    if cfg.task == "classification":
+        assert outs[0].shape == (2, cfg.num_classes)
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_backward_gives_finite_gradients(name):
     net = _build(name)
-    x = _inputs(net.config)
+    inputs = example_inputs(net.config, small=True)
     with mx.autograd.record():
-        loss = net(x).square().mean()
+        outs = _outputs(net(*inputs))
+        loss = mx.nd.add_n(*[o.astype("float32").square().mean() for o in outs])
     loss.backward()
-    for pname, p in net.collect_params().items():
-        if p.grad_req == "null":
-            continue
-        g = p.grad().asnumpy()
-        assert np.isfinite(g).all(), pname
-    assert any(np.abs(p.grad().asnumpy()).sum() > 0 for p in net.collect_params().values())
+    grads = {n: p.grad().asnumpy() for n, p in net.collect_params().items() if p.grad_req != "null"}
+    assert grads and all(np.isfinite(g).all() for g in grads.values())
+    assert any(np.abs(g).sum() > 0 for g in grads.values())
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_hybridized_equals_imperative_and_export_round_trip(name, tmp_path):
     net = _build(name)
-    x = _inputs(net.config)
-    imperative = net(x).asnumpy()
+    cfg = net.config
+    inputs = example_inputs(cfg, small=True)
+    imperative = [o.asnumpy() for o in _outputs(net(*inputs))]
     net.hybridize(static_alloc=True, static_shape=True)
-    hybrid = net(x).asnumpy()
-    np.testing.assert_allclose(hybrid, imperative, rtol=1e-5, atol=1e-5)
+    hybrid = [o.asnumpy() for o in _outputs(net(*inputs))]
+    for h, i in zip(hybrid, imperative):
+        np.testing.assert_allclose(h, i, rtol=1e-4, atol=1e-5)
     net.export(str(tmp_path / name), epoch=0)
-    loaded = mx.gluon.SymbolBlock.imports(str(tmp_path / f"{name}-symbol.json"), ["data"],
+    loaded = mx.gluon.SymbolBlock.imports(str(tmp_path / f"{name}-symbol.json"), cfg.input_names,
                                           str(tmp_path / f"{name}-0000.params"))
-    np.testing.assert_allclose(loaded(x).asnumpy(), imperative, rtol=1e-5, atol=1e-5)
+    for got, want in zip(_outputs(loaded(*inputs)), imperative):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if get_config(n).reference_params])
+def test_parameter_count_matches_the_published_one(name):
+    cfg = get_config(name)
+    assert count_parameters(get_model(name)) == cfg.reference_params
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if get_config(n).gluoncv_name])
+def test_parameter_count_matches_gluoncv(name):
+    gluoncv = pytest.importorskip("gluoncv")
+    cfg = get_config(name)
+    theirs = gluoncv.model_zoo.get_model(cfg.gluoncv_name, pretrained=False,
+                                         classes=cfg.num_classes)
+    assert count_parameters(get_model(name)) == count_parameters(theirs, cfg)
 
 
 def test_lenet5_parameter_count():
     # conv 1*6*25+6, conv 6*16*25+16, dense 400*120+120, 120*84+84, 84*10+10
-    net = _build("lenet5")
-    net(_inputs(net.config))
-    n = sum(p.data().size for p in net.collect_params().values())
-    assert n == 156 + 2416 + 48120 + 10164 + 850 == 61706
+    assert count_parameters(get_model("lenet5")) == 156 + 2416 + 48120 + 10164 + 850 == 61706
 
 
 def test_num_classes_changes_output_and_config():
     net = get_model("lenet5", num_classes=4)
     net.initialize()
-    assert net(_inputs(net.config)).shape == (2, 4)
+    assert net(*example_inputs(net.config)).shape == (2, 4)
     assert net.config.num_classes == 4 and len(net.config.labels) == 4
 
 
@@ -100,6 +117,9 @@ def test_duplicate_registration_is_rejected():
 def test_config_round_trip_and_validation():
     cfg = get_config("lenet5")
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    multi = cfg.replace(extra_inputs=[("valid_len", (), "int32", (1, 5))])
+    assert ModelConfig.from_dict(multi.to_dict()) == multi
+    assert multi.input_names == ["data", "valid_len"]
     with pytest.raises(ValueError, match="layout"):
         ModelConfig(name="bad", input_shape=(1, 28, 28), layout="NC")
     with pytest.raises(ValueError, match="std must be positive"):

@@ -1,5 +1,15 @@
 """Imports every model family so their ``@register_model`` decorators run.
 
-A new family is one new module plus one line here.
+Every public module of this package (a name without a leading underscore)
+is a family; adding a family is adding its file.
 """
-from . import lenet  # noqa: F401
+import importlib
+import pkgutil
+
+from . import __path__ as _package_path
+
+FAMILIES = tuple(sorted(m.name for m in pkgutil.iter_modules(_package_path)
+                        if not m.name.startswith("_") and not m.ispkg))
+
+for _name in FAMILIES:
+    importlib.import_module(f"{__package__}.{_name}")

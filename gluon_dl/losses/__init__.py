@@ -1,0 +1,7 @@
+"""Loss functions the course teaches that Gluon lacks."""
+from .generative import *  # noqa: F401,F403
+from .generative import __all__ as _generative
+from .sequence import *  # noqa: F401,F403
+from .sequence import __all__ as _sequence
+
+__all__ = list(_sequence) + list(_generative)

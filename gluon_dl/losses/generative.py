@@ -1,0 +1,3 @@
+"""Losses for generative models: VAE ELBO, VQ-VAE, GANs."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Losses for sequence models (seq2seq, language models)."""
+
+__all__ = []
