@@ -5,6 +5,7 @@ int8 kernels on CPU; export it with :func:`deploy.export.mxnet.export`.
 TFLite int8 is produced by the TFLite exporter instead (its own calibration).
 """
 import logging
+import warnings
 
 import numpy as np
 
@@ -75,14 +76,33 @@ def quantize_mxnet(net, calib_data, *, batch_size=64, num_calib_examples=None,
     loader = _CalibLoader(calib[:n], min(batch_size, n))
     logger = logging.getLogger("gluon_dl.quantize")
     try:
-        qnet = quantization.quantize_net_v2(
-            net, quantized_dtype=quantized_dtype, quantize_mode="full",
-            exclude_layers=exclude_layers, exclude_operators=exclude_operators,
-            calib_data=loader, calib_mode=calib_mode, num_calib_examples=n, ctx=ctx,
-            logger=logger)
+        with _quiet_mxnet():
+            qnet = quantization.quantize_net_v2(
+                net, quantized_dtype=quantized_dtype, quantize_mode="full",
+                exclude_layers=exclude_layers, exclude_operators=exclude_operators,
+                calib_data=loader, calib_mode=calib_mode, num_calib_examples=n, ctx=ctx,
+                logger=logger)
     except mx.base.MXNetError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GluonDLError(f"MXNet int8 quantization failed: {first}; exclude the layer it names "
                            f"with exclude_layers=[...] or quantize on CPU") from exc
     qnet.hybridize(static_alloc=True, static_shape=True)
     return qnet
+
+
+# MXNet's graph passes log every quantized node ("[12:00:00] ../src/operator/
+# quantization/... is quantized."); a report of what was quantized goes to
+# the "gluon_dl.quantize" logger instead.
+_MXNET_PASS_LOG = r"^\[\d\d:\d\d:\d\d\] \.\./src/(operator/quantization|executor)/"
+
+
+def _quiet_mxnet():
+    import contextlib
+
+    from deploy.runtime._stderr import native_info_filtered
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(native_info_filtered(drop=_MXNET_PASS_LOG))
+    stack.enter_context(warnings.catch_warnings())
+    warnings.filterwarnings("ignore", message="Cannot decide type for the following arguments")
+    return stack

@@ -7,6 +7,7 @@ variable silences; it would turn a one-line error into two.  Other lines
 """
 import contextlib
 import os
+import re
 import sys
 import tempfile
 
@@ -14,8 +15,16 @@ NOISE_PREFIXES = ("INFO: ",)
 
 
 @contextlib.contextmanager
-def native_info_filtered():
-    """Capture fd 2 for the block, then re-emit every line but the INFO ones."""
+def native_info_filtered(drop=None):
+    """Capture fd 2 for the block, then re-emit every line but the noise.
+
+    Parameters
+    ----------
+    drop : str, optional
+        A regular expression; matching lines are dropped too (default: only
+        lines starting with ``INFO: ``).
+    """
+    pattern = re.compile(drop) if drop else None
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -31,7 +40,8 @@ def native_info_filtered():
             os.close(saved)
             capture.seek(0)
             kept = [line for line in capture.read().decode("utf-8", "replace").splitlines(True)
-                    if not line.startswith(NOISE_PREFIXES)]
+                    if not line.startswith(NOISE_PREFIXES)
+                    and not (pattern and pattern.match(line))]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
