@@ -1,6 +1,12 @@
-"""Training: ``fit`` and its callbacks."""
-from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
-from .loop import FitState, evaluate_accuracy, fit, predict
+"""Training: ``fit``, its callbacks and resumable checkpoints."""
+from .callbacks import (Callback, CallbackList, CSVLogger, EarlyStopping, GradientClipping,
+                        History, LearningRateScheduler, ModelCheckpoint, Monitor, ProgressBar,
+                        TerminateOnNaN, latest_checkpoint, list_checkpoints)
+from .checkpoint import load_checkpoint, save_checkpoint
+from .loop import FitState, as_contexts, evaluate_accuracy, fit, predict
 
-__all__ = ["Callback", "CallbackList", "FitState", "History", "ProgressBar", "TerminateOnNaN",
-           "evaluate_accuracy", "fit", "predict"]
+__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "FitState",
+           "GradientClipping", "History", "LearningRateScheduler", "ModelCheckpoint", "Monitor",
+           "ProgressBar", "TerminateOnNaN", "as_contexts", "evaluate_accuracy", "fit",
+           "latest_checkpoint", "list_checkpoints", "load_checkpoint", "predict",
+           "save_checkpoint"]

@@ -1,4 +1,9 @@
-"""The ``fit`` entry point: one training loop for any Gluon block."""
+"""The ``fit`` entry point: one training loop for any Gluon block.
+
+One CPU, several devices (``ctx=[...]``, data-parallel through a KVStore)
+and resumed runs all go through the same loop; devices and KVStore are
+arguments, not branches in user scripts.
+"""
 import dataclasses
 
 import numpy as np
@@ -8,30 +13,39 @@ from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 
 @dataclasses.dataclass
 class FitState:
-    """Where a training run stands; callbacks read and may stop it."""
+    """Where a training run stands; callbacks read it and may stop the run.
+
+    ``batch`` is the index of the last finished batch of ``epoch`` (-1 before
+    the first); the running sums let a resumed epoch report the same logs.
+    """
 
     num_epochs: int
     batches_per_epoch: int = None
     epoch: int = 0
-    batch: int = 0
+    batch: int = -1
     global_step: int = 0
+    seed: int = None
     stop_training: bool = False
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
 
 
-def _as_context(ctx):
+def as_contexts(ctx):
+    """``ctx`` as a non-empty list of contexts (default: ``[mx.cpu()]``)."""
     import mxnet as mx
     if ctx is None:
-        return mx.cpu()
-    if isinstance(ctx, (list, tuple)):
-        if len(ctx) != 1:
-            raise ValueError("fit() trains on one context; pass ctx=mx.cpu() or mx.gpu(0)")
-        return ctx[0]
-    return ctx
+        return [mx.cpu()]
+    ctxs = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    if not ctxs:
+        raise ValueError("ctx is an empty list; pass e.g. ctx=[mx.cpu(0), mx.cpu(1)]")
+    return ctxs
 
 
 def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
-        optimizer_params=None, trainer=None, ctx=None, val_iter=None, callbacks=None,
-        progress=True, progress_desc="train", hybridize=True):
+        optimizer_params=None, trainer=None, ctx=None, kvstore="device",
+        update_on_kvstore=None, val_iter=None, callbacks=None, progress=True,
+        progress_desc="train", hybridize=True, seed=None, resume_from=None):
     """Train ``net`` on ``train_iter`` for ``num_epochs`` epochs.
 
     Defined for the lessons from linear regression on: every course model
@@ -40,17 +54,24 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     Parameters
     ----------
     net : mxnet.gluon.Block
-        Initialized or not; uninitialized parameters get Xavier init.
+        Initialized or not; uninitialized parameters get Xavier init on ``ctx``.
     train_iter : iterable of (X, y)
-        Mini-batches; ``len(train_iter)`` sizes the progress bar.
+        Mini-batches. An :class:`~gluon_dl.data.ArrayLoader` (or anything with
+        ``batches(epoch, start)``) makes the data order resumable.
     num_epochs : int
-    loss : mxnet.gluon.loss.Loss, optional
-        Default: softmax cross-entropy.
+    loss : callable, optional
+        ``loss(output, y) -> per-sample losses``; default softmax cross-entropy.
     optimizer, lr, optimizer_params :
         Passed to :class:`mxnet.gluon.Trainer` unless ``trainer`` is given.
     trainer : mxnet.gluon.Trainer, optional
-    ctx : mxnet.Context, optional
-        Default: CPU.
+    ctx : Context or list of Context, optional
+        Several contexts train data-parallel: each batch is split across them
+        and gradients are reduced through the KVStore.
+    kvstore : str or KVStore
+        ``"device"``, ``"local"``, ``"nccl"``, ``"dist_sync"``, ``"dist_device_sync"``,
+        ``"dist_async"``...
+    update_on_kvstore : bool, optional
+        Let the KVStore run the optimizer (MXNet's default for most stores).
     val_iter : iterable of (X, y), optional
         Evaluated after every epoch (``val_acc`` in the logs).
     callbacks : list of Callback, optional
@@ -58,6 +79,13 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         Show a progress bar.
     hybridize : bool
         Hybridize with ``static_alloc``/``static_shape`` before training.
+    seed : int, optional
+        Reseeds MXNet's RNG before every step from ``(seed, step)``, so dropout
+        and other random ops are reproducible and a resumed run draws the
+        same numbers as an uninterrupted one.
+    resume_from : str or Path, optional
+        A checkpoint written by :class:`ModelCheckpoint`; training continues
+        after the batch it was saved at.
 
     Returns
     -------
@@ -65,52 +93,113 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         ``history.history`` maps ``loss``, ``acc`` (and ``val_acc``) to per-epoch values.
     """
     import mxnet as mx
-    from mxnet import autograd, gluon
+    from mxnet import gluon
 
-    ctx = _as_context(ctx)
+    ctxs = as_contexts(ctx)
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
-    _ensure_initialized(net, ctx)
+    _ensure_initialized(net, ctxs)
     if hybridize and isinstance(net, gluon.HybridBlock):
         net.hybridize(static_alloc=True, static_shape=True)
     if trainer is None:
         params = dict(optimizer_params or {})
         params.setdefault("learning_rate", lr)
-        trainer = gluon.Trainer(net.collect_params(), optimizer, params)
+        trainer = gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kvstore,
+                                update_on_kvstore=update_on_kvstore)
+    state = FitState(num_epochs=num_epochs, batches_per_epoch=_len_or_none(train_iter),
+                     seed=seed)
+    if resume_from is not None:
+        _resume(resume_from, net, trainer, state, train_iter)
     history = History()
     extra = [ProgressBar(progress_desc)] if progress else []
     cbs = CallbackList([history, TerminateOnNaN()] + extra + list(callbacks or []))
-    state = FitState(num_epochs=num_epochs, batches_per_epoch=_len_or_none(train_iter))
     cbs.set_context(net, trainer, state)
     cbs.on_train_begin()
-    for epoch in range(num_epochs):
-        state.epoch = epoch
+    step = _make_step(net, loss, trainer, ctxs, state, cbs)
+    while state.epoch < num_epochs and not state.stop_training:
+        epoch = state.epoch
         cbs.on_epoch_begin(epoch)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for batch, (X, y) in enumerate(train_iter):
-            state.batch = batch
-            cbs.on_batch_begin(batch)
-            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
-            with autograd.record():
-                out = net(X)
-                l = loss(out, y)
-            l.backward()
-            trainer.step(X.shape[0])
-            batch_loss = float(l.mean().asscalar())
-            loss_sum += batch_loss * X.shape[0]
-            correct += int((out.argmax(axis=1) == y.astype(out.dtype)).sum().asscalar())
-            seen += X.shape[0]
-            state.global_step += 1
-            cbs.on_batch_end(batch, {"loss": batch_loss})
+        for batch, (X, y) in _epoch_batches(train_iter, epoch, state.batch + 1):
+            step(batch, X, y)
             if state.stop_training:
                 break
-        logs = {"loss": loss_sum / max(seen, 1), "acc": correct / max(seen, 1)}
+        logs = {"loss": state.loss_sum / max(state.seen, 1)}
+        if state.correct >= 0:
+            logs["acc"] = state.correct / max(state.seen, 1)
         if val_iter is not None:
-            logs["val_acc"] = evaluate_accuracy(net, val_iter, ctx)
+            logs["val_acc"] = evaluate_accuracy(net, val_iter, ctxs)
         cbs.on_epoch_end(epoch, logs)
         if state.stop_training:
             break
+        state.epoch, state.batch = epoch + 1, -1
+        state.loss_sum, state.correct, state.seen = 0.0, 0, 0
     cbs.on_train_end()
     return history
+
+
+def _make_step(net, loss, trainer, ctxs, state, cbs):
+    """The per-batch training step, bound to one run."""
+    from mxnet import autograd, gluon
+    import mxnet as mx
+
+    def step(batch, X, y):
+        cbs.on_batch_begin(batch)
+        if state.seed is not None:
+            mx.random.seed(_step_seed(state.seed, state.global_step))
+        Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)
+        ys = gluon.utils.split_and_load(y, ctxs, even_split=False)
+        with autograd.record():
+            outs = [net(x) for x in Xs]
+            losses = [loss(o, t) for o, t in zip(outs, ys)]
+        autograd.backward(losses)
+        cbs.on_backward_end(batch)
+        trainer.step(X.shape[0])
+        batch_loss = sum(float(l.sum().asscalar()) for l in losses) / X.shape[0]
+        state.loss_sum += batch_loss * X.shape[0]
+        state.correct = _add_correct(state.correct, outs, ys)
+        state.seen += X.shape[0]
+        state.batch = batch
+        state.global_step += 1
+        cbs.on_batch_end(batch, {"loss": batch_loss})
+    return step
+
+
+def _step_seed(seed, step):
+    return (int(seed) * 1_000_003 + int(step)) % (2 ** 31 - 1)
+
+
+def _add_correct(correct, outs, ys):
+    """Running count of top-1 hits; -1 once outputs are not class scores."""
+    if correct < 0:
+        return correct
+    for o, t in zip(outs, ys):
+        if not hasattr(o, "ndim") or o.ndim != 2 or t.ndim != 1:
+            return -1
+        correct += int((o.argmax(axis=1) == t.astype(o.dtype)).sum().asscalar())
+    return correct
+
+
+def _epoch_batches(train_iter, epoch, start):
+    """``(index, batch)`` pairs of ``epoch`` from batch ``start`` on."""
+    if hasattr(train_iter, "batches"):
+        return enumerate(train_iter.batches(epoch, start=start), start=start)
+    if start > 0:
+        raise ValueError("resuming mid-epoch needs a loader with batches(epoch, start) "
+                         "(e.g. gluon_dl.data.ArrayLoader) to reproduce the data order")
+    return enumerate(train_iter)
+
+
+def _resume(path, net, trainer, state, train_iter):
+    from .checkpoint import load_checkpoint
+
+    meta = load_checkpoint(path, net, trainer)
+    state.epoch, state.batch, state.global_step = meta["epoch"], meta["batch"], meta["global_step"]
+    state.loss_sum, state.correct, state.seen = meta.get("loss_sum", 0.0), \
+        meta.get("correct", 0), meta.get("seen", 0)
+    if state.seed is None:
+        state.seed = meta.get("seed")
+    if state.batches_per_epoch is not None and state.batch + 1 >= state.batches_per_epoch:
+        state.epoch, state.batch = state.epoch + 1, -1
+        state.loss_sum, state.correct, state.seen = 0.0, 0, 0
 
 
 def _len_or_none(it):
@@ -120,16 +209,18 @@ def _len_or_none(it):
         return None
 
 
-def _ensure_initialized(net, ctx):
+def _ensure_initialized(net, ctxs):
     import mxnet as mx
     params = net.collect_params()
     if any(p._data is None and p._deferred_init == () for p in params.values()):
-        net.initialize(mx.init.Xavier(), ctx=ctx)
+        net.initialize(mx.init.Xavier(), ctx=ctxs)
+    elif any(p._data is not None and set(p.list_ctx()) != set(ctxs) for p in params.values()):
+        params.reset_ctx(ctxs)  # trained elsewhere: copy the weights onto every device
 
 
 def predict(net, data_iter, ctx=None):
     """Concatenated outputs of ``net`` over the ``X`` of ``(X, y)`` batches, as numpy."""
-    ctx = _as_context(ctx)
+    ctx = as_contexts(ctx)[0]
     outs = [net(X.as_in_context(ctx)).asnumpy() for X, _ in data_iter]
     return np.concatenate(outs) if outs else np.zeros((0,))
 
@@ -139,10 +230,11 @@ def evaluate_accuracy(net, data_iter, ctx=None):
 
     Defined for the lesson on softmax regression; used by every classifier since.
     """
-    ctx = _as_context(ctx)
+    ctx = as_contexts(ctx)[0]
     correct, seen = 0, 0
     for X, y in data_iter:
         out = net(X.as_in_context(ctx))
-        correct += int((out.argmax(axis=1).astype("int64") == y.as_in_context(ctx).astype("int64")).sum().asscalar())
+        correct += int((out.argmax(axis=1).astype("int64") ==
+                        y.as_in_context(ctx).astype("int64")).sum().asscalar())
         seen += X.shape[0]
     return correct / max(seen, 1)
