@@ -57,7 +57,7 @@ def default_inputs(config, n=8, seed=0):
     shape = tuple(config.input_shape)
     lo, hi = config.input_range
     if not str(config.input_dtype).startswith("float"):
-        return rng.randint(int(lo), int(hi) + 1, size=(n,) + shape).astype(config.input_dtype)
+        return rng.randint(int(lo), int(hi), size=(n,) + shape).astype(config.input_dtype)
     raw = rng.uniform(0.0, 0.15, size=(n,) + shape).astype(np.float32)
     if len(shape) == 3 and config.layout == "NCHW":
         h, w = shape[1:]

@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 
+from . import amp as _amp
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 
 
@@ -45,7 +46,7 @@ def as_contexts(ctx):
 def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         optimizer_params=None, trainer=None, ctx=None, kvstore="device",
         update_on_kvstore=None, val_iter=None, callbacks=None, progress=True,
-        progress_desc="train", hybridize=True, seed=None, resume_from=None):
+        progress_desc="train", hybridize=True, seed=None, resume_from=None, amp=None):
     """Train ``net`` on ``train_iter`` for ``num_epochs`` epochs.
 
     Defined for the lessons from linear regression on: every course model
@@ -86,6 +87,10 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     resume_from : str or Path, optional
         A checkpoint written by :class:`ModelCheckpoint`; training continues
         after the batch it was saved at.
+    amp : {None, "float16", "bfloat16"}
+        Mixed precision: float16 with dynamic loss scaling on GPUs, bfloat16
+        on CPUs with AVX-512; float32 master weights either way (see
+        :mod:`gluon_dl.training.amp`).
 
     Returns
     -------
@@ -96,15 +101,22 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     from mxnet import gluon
 
     ctxs = as_contexts(ctx)
+    _amp.check_amp(amp, ctxs, update_on_kvstore)
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     _ensure_initialized(net, ctxs)
+    if amp is not None:
+        _amp.enable_amp(amp, net)
     if hybridize and isinstance(net, gluon.HybridBlock):
         net.hybridize(static_alloc=True, static_shape=True)
     if trainer is None:
         params = dict(optimizer_params or {})
         params.setdefault("learning_rate", lr)
+        if amp is not None:
+            params.setdefault("multi_precision", True)
+            update_on_kvstore = False if amp == "float16" else update_on_kvstore
         trainer = gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kvstore,
                                 update_on_kvstore=update_on_kvstore)
+    _amp.init_trainer(amp, trainer)
     state = FitState(num_epochs=num_epochs, batches_per_epoch=_len_or_none(train_iter),
                      seed=seed)
     if resume_from is not None:
@@ -114,7 +126,7 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     cbs = CallbackList([history, TerminateOnNaN()] + extra + list(callbacks or []))
     cbs.set_context(net, trainer, state)
     cbs.on_train_begin()
-    step = _make_step(net, loss, trainer, ctxs, state, cbs)
+    step = _make_step(net, loss, trainer, ctxs, state, cbs, amp)
     while state.epoch < num_epochs and not state.stop_training:
         epoch = state.epoch
         cbs.on_epoch_begin(epoch)
@@ -136,10 +148,10 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     return history
 
 
-def _make_step(net, loss, trainer, ctxs, state, cbs):
+def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None):
     """The per-batch training step, bound to one run."""
-    from mxnet import autograd, gluon
     import mxnet as mx
+    from mxnet import autograd, gluon
 
     def step(batch, X, y):
         cbs.on_batch_begin(batch)
@@ -150,7 +162,7 @@ def _make_step(net, loss, trainer, ctxs, state, cbs):
         with autograd.record():
             outs = [net(x) for x in Xs]
             losses = [loss(o, t) for o, t in zip(outs, ys)]
-        autograd.backward(losses)
+        _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
         trainer.step(X.shape[0])
         batch_loss = sum(float(l.sum().asscalar()) for l in losses) / X.shape[0]
