@@ -46,6 +46,21 @@ def build_parser():
     pred.add_argument("--json", action="store_true", help="print JSON instead of text")
     pred.set_defaults(func=cmd_predict)
 
+    launch = sub.add_parser(
+        "launch", help="run a distributed training job (MXNet parameter servers)",
+        description="Start a scheduler, SERVERS servers and WORKERS workers running COMMAND "
+                    "with MXNet's DMLC_* environment; stop the job when any process fails.",
+        usage="gluon-dl launch -n WORKERS [-s SERVERS] [--hostfile FILE] "
+              "[--launcher {local,ssh}] -- COMMAND ...")
+    launch.add_argument("-n", "--num-workers", type=int, required=True, metavar="WORKERS")
+    launch.add_argument("-s", "--num-servers", type=int, default=1, metavar="SERVERS")
+    launch.add_argument("--hostfile", metavar="FILE", help="hosts, one per line (ssh launcher)")
+    launch.add_argument("--launcher", choices=("local", "ssh"), default="local")
+    launch.add_argument("--threads", type=int,
+                        help="OpenMP threads per worker (default: cores / local workers)")
+    launch.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    launch.set_defaults(func=cmd_launch)
+
     models = sub.add_parser("models", help="list the registered models")
     models.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
     models.set_defaults(func=cmd_models)
@@ -95,6 +110,14 @@ def cmd_predict(args):
             best = ", ".join(f"{t['label']} ({t['score']:.3f})" for t in r["top"])
             print(f"{r['input']}: {best}")
     return 0
+
+
+def cmd_launch(args):
+    from .launch import launch
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return launch(command, args.num_workers, args.num_servers, hostfile=args.hostfile,
+                  launcher=args.launcher, threads=args.threads)
 
 
 def cmd_models(args):

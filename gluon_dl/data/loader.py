@@ -30,10 +30,14 @@ class ArrayLoader:
         ``numpy.random.RandomState`` depends only on seed, epoch and batch.
     as_ndarray : bool
         Yield ``mxnet.nd.NDArray`` (default) instead of numpy arrays.
+    num_shards, shard : int
+        For data-parallel workers: every worker walks the same global batches
+        (``batch_size`` samples) and takes rows ``shard::num_shards`` of each,
+        so together they see exactly what one process would.
     """
 
     def __init__(self, X, y, batch_size, shuffle=False, seed=0, last_batch="keep",
-                 transform=None, augment=None, as_ndarray=True):
+                 transform=None, augment=None, as_ndarray=True, num_shards=1, shard=0):
         if len(X) != len(y):
             raise ValueError(f"ArrayLoader: {len(X)} samples but {len(y)} labels")
         if batch_size <= 0:
@@ -44,6 +48,9 @@ class ArrayLoader:
         self.X, self.y = X, y
         self.batch_size = batch_size
         self.shuffle, self.seed, self.last_batch = shuffle, seed, last_batch
+        if not 0 <= shard < num_shards:
+            raise ValueError(f"ArrayLoader: shard {shard} is outside 0..{num_shards - 1}")
+        self.num_shards, self.shard = num_shards, shard
         self.transform, self.augment = transform, augment
         self.as_ndarray = as_ndarray
         self.epoch = 0
@@ -66,6 +73,8 @@ class ArrayLoader:
             xb = self.X[sel]
             if self.augment is not None:
                 xb = self.augment(xb, np.random.RandomState([self.seed, epoch, b, 1]))
+            if self.num_shards > 1:
+                xb, sel = xb[self.shard::self.num_shards], sel[self.shard::self.num_shards]
             if self.transform is not None:
                 xb = self.transform(xb)
             yield self._wrap(xb), self._wrap(self.y[sel])

@@ -5,6 +5,7 @@ and resumed runs all go through the same loop; devices and KVStore are
 arguments, not branches in user scripts.
 """
 import dataclasses
+import os
 
 import numpy as np
 
@@ -164,7 +165,7 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None):
             losses = [loss(o, t) for o, t in zip(outs, ys)]
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
-        trainer.step(X.shape[0])
+        trainer.step(_global_batch(trainer, X.shape[0]))
         batch_loss = sum(float(l.sum().asscalar()) for l in losses) / X.shape[0]
         state.loss_sum += batch_loss * X.shape[0]
         state.correct = _add_correct(state.correct, outs, ys)
@@ -173,6 +174,21 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None):
         state.global_step += 1
         cbs.on_batch_end(batch, {"loss": batch_loss})
     return step
+
+
+def _global_batch(trainer, n):
+    """Samples in this step across all workers of a distributed KVStore.
+
+    The servers sum the workers' gradients, so the rescale must divide by
+    the global batch, not the local one.  The KVStore is not initialized
+    here: Gluon checks the batch size against its first step.
+    """
+    kv = trainer._kvstore if trainer._kv_initialized else trainer._kvstore_params["kvstore"]
+    if kv is None:
+        return n
+    if isinstance(kv, str):
+        return n * int(os.environ.get("DMLC_NUM_WORKER", "1")) if "dist" in kv else n
+    return n * kv.num_workers if "dist" in kv.type else n
 
 
 def _step_seed(seed, step):

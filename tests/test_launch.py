@@ -1,0 +1,104 @@
+"""`gluon-dl launch`: a parameter-server job on loopback, and how it fails."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gluon_dl.errors import GluonDLError
+from gluon_dl.launch import plan_roles, read_hostfile, role_env, ssh_argv
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "distributed_lenet.py"
+
+
+def gluon_dl(*args, timeout=300):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "gluon_dl", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_roles_and_environment():
+    roles = plan_roles(2, 1)
+    assert [r.label for r in roles] == ["scheduler", "server 0", "worker 0", "worker 1"]
+    env = role_env(roles[2], 2, 1, "127.0.0.1", 9000, threads=1, local=True)
+    assert env["DMLC_ROLE"] == "worker" and env["DMLC_NUM_WORKER"] == "2"
+    assert env["DMLC_NUM_SERVER"] == "1" and env["DMLC_PS_ROOT_PORT"] == "9000"
+    assert env["DMLC_NODE_HOST"] == "127.0.0.1" and env["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert role_env(roles[1], 2, 1, "h", 1, threads=4, local=False)["OMP_NUM_THREADS"] == "1"
+    with pytest.raises(GluonDLError, match="at least one worker"):
+        plan_roles(0, 1)
+
+
+def test_hostfile_and_ssh_command(tmp_path):
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("node-a  # first\n\nnode-b\n")
+    hosts = read_hostfile(hostfile)
+    roles = plan_roles(3, 2, hosts)
+    assert [(r.label, r.host) for r in roles] == [
+        ("scheduler", "node-a"), ("server 0", "node-a"), ("server 1", "node-b"),
+        ("worker 0", "node-a"), ("worker 1", "node-b"), ("worker 2", "node-a")]
+    argv = ssh_argv(roles[4], ["python", "train.py", "--out", "a b"], {"DMLC_ROLE": "worker"},
+                    "/work/x")
+    assert argv[:1] == ["ssh"] and argv[-2] == "node-b"
+    assert argv[-1] == "cd /work/x && env DMLC_ROLE=worker python train.py --out 'a b'"
+    with pytest.raises(GluonDLError, match="does not exist"):
+        read_hostfile(tmp_path / "missing")
+
+
+def test_dist_sync_equals_single_process(tmp_path):
+    single = subprocess.run([sys.executable, str(EXAMPLE), "--out", str(tmp_path / "one"),
+                             "--epochs", "1"], capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-2000:]
+    proc = gluon_dl("launch", "-n", 2, "-s", 1, "--", sys.executable, EXAMPLE,
+                    "--out", tmp_path / "dist", "--epochs", 1)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    assert "[worker 0] worker 0/2" in proc.stdout and "[worker 1] worker 1/2" in proc.stdout
+    a = np.load(tmp_path / "one" / "lenet5-params.npz")
+    b = np.load(tmp_path / "dist" / "lenet5-params.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-3, atol=1e-4)
+
+
+DYING_WORKER = textwrap.dedent("""
+    import os, signal, time
+    import mxnet as mx
+    kv = mx.kv.create("dist_sync")
+    kv.init(0, mx.nd.zeros((4,)))
+    for step in range(1000):
+        kv.push(0, mx.nd.ones((4,)))
+        out = mx.nd.zeros((4,))
+        kv.pull(0, out=out)
+        out.wait_to_read()
+        if kv.rank == 1 and step == 5:
+            print("dying", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.01)
+""")
+
+
+def test_killed_worker_stops_the_job_quickly(tmp_path):
+    script = tmp_path / "dying.py"
+    script.write_text(DYING_WORKER)
+    start = time.time()
+    proc = gluon_dl("launch", "-n", 2, "-s", 1, "--", sys.executable, script, timeout=120)
+    elapsed = time.time() - start
+    assert proc.returncode == 1
+    assert "worker 1" in proc.stderr and "SIGKILL" in proc.stderr
+    assert "[worker 1] dying" in proc.stdout
+    assert elapsed < 60
+
+
+def test_failing_command_and_usage_errors(tmp_path):
+    script = tmp_path / "fail.py"
+    script.write_text("import sys; print('bad input'); sys.exit(3)\n")
+    proc = gluon_dl("launch", "-n", 1, "-s", 1, "--", sys.executable, script, timeout=120)
+    assert proc.returncode == 1 and "worker 0" in proc.stderr and "code 3" in proc.stderr
+    assert "[worker 0] bad input" in proc.stdout
+    proc = gluon_dl("launch", "-n", 2)
+    assert proc.returncode == 1 and "no command to launch" in proc.stderr
+    assert gluon_dl("launch").returncode == 2
