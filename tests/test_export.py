@@ -344,3 +344,28 @@ def test_read_metadata_errors_name_file_and_fix(tmp_path):
     sidecar_path(model).write_text('{"name": "x"}')
     with pytest.raises(ModelFileError, match="lacks the keys"):
         read_metadata(model)
+
+
+def test_layernorm_block_exports_to_onnx(tmp_path):
+    """mx2onnx's opset-13 ReduceMean is checked at opset 13, not onnx's newest."""
+    from mxnet.gluon import nn
+
+    from deploy.export import onnx as onnx_export
+    from gluon_dl.models import ModelConfig
+
+    class LayerNormNet(nn.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.proj, self.norm, self.head = nn.Dense(16, flatten=False), nn.LayerNorm(), nn.Dense(4)
+
+        def hybrid_forward(self, F, x):
+            return self.head(self.norm(self.proj(x)))
+
+    cfg = ModelConfig(name="lnnet", input_shape=(5, 8), layout="NTC", num_classes=4,
+                      labels=tuple("abcd"))
+    net = LayerNormNet()
+    net.initialize()
+    net(mx.nd.zeros((1, 5, 8)))
+    path = onnx_export.export(net, tmp_path / "ln.onnx", config=cfg)  # verifies vs onnxruntime
+    import onnx
+    assert [o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx")] == [13]

@@ -7,6 +7,7 @@ the requested opset if that differs).  onnxsim then folds MXNet's many
 Flatten/Reshape/constant nodes; that turned MXNet's LSTM/GRU graphs from
 rejected into converted by onnx2tf.
 """
+import contextlib
 import json
 import warnings
 from pathlib import Path
@@ -126,7 +127,7 @@ def _mx2onnx(net, config, stage, dynamic_batch):
     dtype = np.float32 if str(config.input_dtype).startswith("float") else np.dtype(
         config.input_dtype)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _onnx_believes_opset(MXNET_OPSET):
             # mx2onnx uses onnx.mapping, which onnx 1.15 deprecates on every call.
             warnings.simplefilter("ignore", DeprecationWarning)
             mx.onnx.export_model(
@@ -153,6 +154,27 @@ def _mx2onnx(net, config, stage, dynamic_batch):
             if dims and not dims[0].dim_value:
                 dims[0].dim_param = BATCH_DIM
     return model
+
+
+@contextlib.contextmanager
+def _onnx_believes_opset(opset):
+    """Make mx2onnx build and check its graph at ``opset`` rather than onnx's newest.
+
+    mx2onnx reads ``onnx.defs.onnx_opset_version()`` and checks nodes against
+    onnx's default context; at opset 20 its opset-13 ReduceMean (``axes`` as an
+    attribute) of every LayerNorm is invalid and the export fails.
+    """
+    import onnx
+
+    saved_version = onnx.defs.onnx_opset_version
+    saved_imports = onnx.checker.DEFAULT_CONTEXT.opset_imports
+    onnx.defs.onnx_opset_version = lambda: opset
+    onnx.checker.DEFAULT_CONTEXT.opset_imports = {"": opset}
+    try:
+        yield
+    finally:
+        onnx.defs.onnx_opset_version = saved_version
+        onnx.checker.DEFAULT_CONTEXT.opset_imports = saved_imports
 
 
 def _set_opset(model, opset, path):
