@@ -13,11 +13,10 @@ from mxnet.gluon import nn
 
 from ._config import ModelConfig
 from ._registry import register_model
+from ._presets import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["AlexNet", "ALEXNET_SPEC"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # (channels, kernel, stride, padding, max pool 3x3/2 after it)
 ALEXNET_SPEC = ((64, 11, 4, 2, True), (192, 5, 1, 2, True), (384, 3, 1, 1, False),

@@ -15,14 +15,11 @@ from mxnet.gluon import nn
 from ._config import ModelConfig
 from ._registry import register_model
 from .layers.conv import conv3x3
+from ._presets import CIFAR10_MEAN, CIFAR10_STD, CIFAR10_LABELS
 from .resnet import BasicBlockV1, BasicBlockV2, make_stage
 
 __all__ = ["CIFARResNet", "cifar_resnet_spec", "get_cifar_resnet"]
 
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-CIFAR10_LABELS = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                  "ship", "truck")
 CHANNELS = (16, 16, 32, 64)  # stem, then one per stage
 
 

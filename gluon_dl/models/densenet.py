@@ -14,11 +14,10 @@ from mxnet.gluon import nn
 
 from ._config import ModelConfig
 from ._registry import register_model
+from ._presets import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["DenseLayer", "DenseNet", "DENSENET_SPEC", "get_densenet"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # depth: (stem channels, growth rate, dense layers per block)
 DENSENET_SPEC = {

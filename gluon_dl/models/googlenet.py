@@ -24,15 +24,10 @@ from mxnet.gluon import nn
 from ._config import ModelConfig
 from ._registry import register_model
 from .layers.conv import conv_bn_act
+from ._presets import IMAGENET_MEAN, IMAGENET_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD, FASHION_MNIST_LABELS
 
 __all__ = ["GoogLeNet", "Inception", "INCEPTION_SPEC"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-FASHION_MNIST_MEAN = (0.2860,)
-FASHION_MNIST_STD = (0.3530,)
-FASHION_MNIST_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
-                        "sneaker", "bag", "ankle boot")
 
 # Per stage, the Inception modules as (1x1, (3x3 reduce, 3x3), (5x5 reduce, 5x5), pool proj);
 # stages 3 and 4 end with a max pool, stage 5 with global average pooling.

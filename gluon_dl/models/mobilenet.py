@@ -17,12 +17,11 @@ from mxnet.gluon import nn
 from ._config import ModelConfig
 from ._registry import register_model
 from .layers.conv import conv_bn_act
+from ._presets import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["MobileNet", "MobileNetV2", "InvertedResidual", "MOBILENET_SPEC",
            "MOBILENETV2_SPEC"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # v1: (output channels, stride) of the depthwise-separable layers after a 32-channel stem.
 MOBILENET_SPEC = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),

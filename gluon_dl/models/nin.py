@@ -15,13 +15,10 @@ from mxnet.gluon import nn
 
 from ._config import ModelConfig
 from ._registry import register_model
+from ._presets import FASHION_MNIST_MEAN, FASHION_MNIST_STD, FASHION_MNIST_LABELS
 
 __all__ = ["NiN", "NIN_SPEC", "nin_block"]
 
-FASHION_MNIST_MEAN = (0.2860,)
-FASHION_MNIST_STD = (0.3530,)
-FASHION_MNIST_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
-                        "sneaker", "bag", "ankle boot")
 
 # (channels, kernel, stride, padding) of the three hidden NiN blocks; each is
 # followed by a 3x3/2 max pool, the classifier block by global average pooling.

@@ -19,12 +19,11 @@ from mxnet.gluon import nn
 from ._config import ModelConfig
 from ._registry import register_model
 from .layers.conv import conv3x3
+from ._presets import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["BasicBlockV1", "BottleneckV1", "BasicBlockV2", "BottleneckV2", "ResNetV1",
            "ResNetV2", "RESNET_SPEC", "get_resnet"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # depth: (block type, blocks per stage, channels: stem then one per stage)
 RESNET_SPEC = {

@@ -21,11 +21,10 @@ from mxnet.gluon import nn
 
 from ._config import ModelConfig
 from ._registry import register_model
+from ._presets import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["VGG", "VGG_SPEC", "get_vgg"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # depth: (convolutions per block, channels per block); a 2x2 max pool ends each block.
 VGG_SPEC = {
