@@ -166,9 +166,10 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None):
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
         trainer.step(_global_batch(trainer, X.shape[0]))
-        batch_loss = sum(float(l.sum().asscalar()) for l in losses) / X.shape[0]
-        state.loss_sum += batch_loss * X.shape[0]
-        state.correct = _add_correct(state.correct, outs, ys)
+        loss_total, hits = _read_metrics(losses, outs, ys, state.correct >= 0)
+        batch_loss = loss_total / X.shape[0]
+        state.loss_sum += loss_total
+        state.correct = state.correct + hits if state.correct >= 0 and hits >= 0 else -1
         state.seen += X.shape[0]
         state.batch = batch
         state.global_step += 1
@@ -195,15 +196,25 @@ def _step_seed(seed, step):
     return (int(seed) * 1_000_003 + int(step)) % (2 ** 31 - 1)
 
 
-def _add_correct(correct, outs, ys):
-    """Running count of top-1 hits; -1 once outputs are not class scores."""
-    if correct < 0:
-        return correct
-    for o, t in zip(outs, ys):
-        if not hasattr(o, "ndim") or o.ndim != 2 or t.ndim != 1:
-            return -1
-        correct += int((o.argmax(axis=1) == t.astype(o.dtype)).sum().asscalar())
-    return correct
+def _read_metrics(losses, outs, ys, count_hits):
+    """Loss sum and top-1 hits of one step, read back in a single device sync.
+
+    Every read from the device waits for the step to finish; one read per step
+    instead of one per metric and device keeps small networks' steps short.
+    Hits are -1 when the outputs are not class scores.
+    """
+    import mxnet as mx
+
+    parts = [l.sum().astype("float64") for l in losses]
+    classify = count_hits and all(
+        hasattr(o, "ndim") and o.ndim == 2 and t.ndim == 1 for o, t in zip(outs, ys))
+    if classify:
+        parts += [(o.argmax(axis=1) == t.astype(o.dtype)).sum().astype("float64")
+                  for o, t in zip(outs, ys)]
+    values = mx.nd.concat(*[p.reshape((1,)).as_in_context(mx.cpu()) for p in parts],
+                          dim=0).asnumpy()
+    n = len(losses)
+    return float(values[:n].sum()), (int(values[n:].sum()) if classify else -1)
 
 
 def _epoch_batches(train_iter, epoch, start):
