@@ -127,8 +127,10 @@ class TransformerEncoderBlock(nn.HybridBlock):
         return self.addnorm2(Y, self.ffn(Y))
 
 
-class TransformerEncoder(nn.HybridBlock):
-    """Token embedding scaled by ``sqrt(d)``, position encoding, encoder blocks."""
+class _BlockStack(nn.HybridBlock):
+    """Token embedding scaled by ``sqrt(d)``, position encoding and ``num_layers`` blocks."""
+
+    block_class = None
 
     def __init__(self, vocab_size, num_hiddens, ffn_hiddens, num_heads, num_layers,
                  dropout=0.0, **kwargs):
@@ -139,12 +141,20 @@ class TransformerEncoder(nn.HybridBlock):
             self.dropout = nn.Dropout(dropout)
             self.blks = nn.HybridSequential(prefix="")
             for _ in range(num_layers):
-                self.blks.add(TransformerEncoderBlock(num_hiddens, ffn_hiddens, num_heads,
-                                                      dropout))
+                self.blks.add(self.block_class(num_hiddens, ffn_hiddens, num_heads, dropout))
+
+    def _embed(self, F, tokens, offset=0):
+        X = self.embedding(tokens) * math.sqrt(self._num_hiddens)
+        return self.dropout(positional_encoding(F, X, self._num_hiddens, offset))
+
+
+class TransformerEncoder(_BlockStack):
+    """Token embedding scaled by ``sqrt(d)``, position encoding, encoder blocks."""
+
+    block_class = TransformerEncoderBlock
 
     def hybrid_forward(self, F, tokens, valid_lens):
-        X = self.embedding(tokens) * math.sqrt(self._num_hiddens)
-        X = self.dropout(positional_encoding(F, X, self._num_hiddens))
+        X = self._embed(F, tokens)
         for blk in self.blks:
             X = blk(X, valid_lens)
         return X
@@ -204,25 +214,15 @@ class TransformerDecoderBlock(nn.HybridBlock):
         return self.addnorm3(Z, self.ffn(Z)), dict(cache, self_k=k, self_v=v)
 
 
-class TransformerDecoder(nn.HybridBlock):
+class TransformerDecoder(_BlockStack):
     """Embedding, position encoding, decoder blocks and the output projection."""
 
-    def __init__(self, vocab_size, num_hiddens, ffn_hiddens, num_heads, num_layers,
-                 dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self._num_hiddens = num_hiddens
-        with self.name_scope():
-            self.embedding = nn.Embedding(vocab_size, num_hiddens)
-            self.dropout = nn.Dropout(dropout)
-            self.blks = nn.HybridSequential(prefix="")
-            for _ in range(num_layers):
-                self.blks.add(TransformerDecoderBlock(num_hiddens, ffn_hiddens, num_heads,
-                                                      dropout))
-            self.dense = nn.Dense(vocab_size, flatten=False)
+    block_class = TransformerDecoderBlock
 
-    def _embed(self, F, tokens, offset=0):
-        X = self.embedding(tokens) * math.sqrt(self._num_hiddens)
-        return self.dropout(positional_encoding(F, X, self._num_hiddens, offset))
+    def __init__(self, vocab_size, *args, **kwargs):
+        super().__init__(vocab_size, *args, **kwargs)
+        with self.name_scope():
+            self.dense = nn.Dense(vocab_size, flatten=False)
 
     def hybrid_forward(self, F, tokens, enc_outputs, enc_valid_lens):
         # Query t may attend to keys 0..t: valid lengths 1..T, shape (1, T), broadcast.
