@@ -92,6 +92,23 @@ class BottleneckV1(nn.HybridBlock):
         return F.Activation(self.body(x) + residual, act_type="relu")
 
 
+def _shortcut_v2(channels, strides, in_channels):
+    """The projection shortcut of a v2 block (1x1 conv without bias)."""
+    return nn.Conv2D(channels, 1, strides, use_bias=False, in_channels=in_channels,
+                     prefix="shortcut_")
+
+
+def _preactivate(F, block, x):
+    """BN-ReLU of a v2 block's input, and the residual taken from it.
+
+    The projection shortcut sees the pre-activated input; the identity
+    shortcut the raw one (He et al. 2016b).
+    """
+    act = F.Activation(block.bn1(x), act_type="relu")
+    residual = block.downsample(act) if block.downsample is not None else x
+    return act, residual
+
+
 class BasicBlockV2(nn.HybridBlock):
     """Pre-activation basic block: BN-ReLU-conv3x3 twice, plus the input.
 
@@ -106,15 +123,10 @@ class BasicBlockV2(nn.HybridBlock):
         self.conv1 = conv3x3(channels, strides, in_channels)
         self.bn2 = nn.BatchNorm()
         self.conv2 = conv3x3(channels, 1, channels)
-        self.downsample = (nn.Conv2D(channels, 1, strides, use_bias=False,
-                                     in_channels=in_channels, prefix="shortcut_")
-                           if downsample else None)
+        self.downsample = _shortcut_v2(channels, strides, in_channels) if downsample else None
 
     def hybrid_forward(self, F, x):
-        residual = x
-        x = F.Activation(self.bn1(x), act_type="relu")
-        if self.downsample is not None:
-            residual = self.downsample(x)
+        x, residual = _preactivate(F, self, x)
         x = self.conv1(x)
         x = self.conv2(F.Activation(self.bn2(x), act_type="relu"))
         return x + residual
@@ -136,15 +148,10 @@ class BottleneckV2(nn.HybridBlock):
         self.conv2 = conv3x3(mid, strides, mid)
         self.bn3 = nn.BatchNorm()
         self.conv3 = nn.Conv2D(channels, kernel_size=1, use_bias=False)
-        self.downsample = (nn.Conv2D(channels, 1, strides, use_bias=False,
-                                     in_channels=in_channels, prefix="shortcut_")
-                           if downsample else None)
+        self.downsample = _shortcut_v2(channels, strides, in_channels) if downsample else None
 
     def hybrid_forward(self, F, x):
-        residual = x
-        x = F.Activation(self.bn1(x), act_type="relu")
-        if self.downsample is not None:
-            residual = self.downsample(x)
+        x, residual = _preactivate(F, self, x)
         x = self.conv1(x)
         x = self.conv2(F.Activation(self.bn2(x), act_type="relu"))
         x = self.conv3(F.Activation(self.bn3(x), act_type="relu"))
