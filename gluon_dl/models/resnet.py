@@ -189,19 +189,24 @@ class ResNetV1(nn.HybridBlock):
         super().__init__(**kwargs)
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
-            if thumbnail:
-                self.features.add(conv3x3(channels[0], 1, 0))
-            else:
-                self.features.add(nn.Conv2D(channels[0], 7, 2, 3, use_bias=False),
-                                  nn.BatchNorm(), nn.Activation("relu"), nn.MaxPool2D(3, 2, 1))
-            for i, num_blocks in enumerate(layers):
-                self.features.add(make_stage(block, num_blocks, channels[i + 1],
-                                             1 if i == 0 else 2, channels[i], i + 1))
+            _add_stem_and_stages(self.features, block, layers, channels, thumbnail)
             self.features.add(nn.GlobalAvgPool2D())
             self.output = nn.Dense(num_classes, in_units=channels[-1])
 
     def hybrid_forward(self, F, x):
         return self.output(self.features(x))
+
+
+def _add_stem_and_stages(features, block, layers, channels, thumbnail):
+    """The stem (7x7/2 conv + 3x3/2 pool, or one 3x3 conv) and the residual stages."""
+    if thumbnail:
+        features.add(conv3x3(channels[0], 1, 0))
+    else:
+        features.add(nn.Conv2D(channels[0], 7, 2, 3, use_bias=False),
+                     nn.BatchNorm(), nn.Activation("relu"), nn.MaxPool2D(3, 2, 1))
+    for i, num_blocks in enumerate(layers):
+        features.add(make_stage(block, num_blocks, channels[i + 1], 1 if i == 0 else 2,
+                                channels[i], i + 1))
 
 
 class ResNetV2(nn.HybridBlock):
@@ -217,14 +222,7 @@ class ResNetV2(nn.HybridBlock):
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
             self.features.add(nn.BatchNorm(scale=False, center=False))
-            if thumbnail:
-                self.features.add(conv3x3(channels[0], 1, 0))
-            else:
-                self.features.add(nn.Conv2D(channels[0], 7, 2, 3, use_bias=False),
-                                  nn.BatchNorm(), nn.Activation("relu"), nn.MaxPool2D(3, 2, 1))
-            for i, num_blocks in enumerate(layers):
-                self.features.add(make_stage(block, num_blocks, channels[i + 1],
-                                             1 if i == 0 else 2, channels[i], i + 1))
+            _add_stem_and_stages(self.features, block, layers, channels, thumbnail)
             self.features.add(nn.BatchNorm(), nn.Activation("relu"), nn.GlobalAvgPool2D(),
                               nn.Flatten())
             self.output = nn.Dense(num_classes, in_units=channels[-1])
