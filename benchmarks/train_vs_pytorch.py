@@ -9,8 +9,8 @@ contender alike; ratios are taken inside each round and the tables show
 medians over rounds.
 
 * ``fit``: the per-step function of :func:`gluon_dl.training.fit` itself
-  (hybridized with ``static_alloc``/``static_shape``; it reads the loss and
-  the hit count back to Python after every step).
+  (network, loss and metrics in one hybridized ``static_alloc``/``static_shape``
+  graph; it reads the loss and the hit count back to Python after every step).
 * ``tuned``: the best MXNet setting found with ``--tune`` (see README).
 * ``torch``: the standard PyTorch loop (``zero_grad``, forward, loss,
   ``backward``, ``step``, ``loss.item()``), eager, ``torch.compile`` off.
@@ -39,6 +39,7 @@ FALLBACK_MODEL = "lenet5"
 # env is set before MXNet is imported in the worker.
 VARIANTS = {
     "fit": {},
+    "net and loss called separately": {"fuse": False},
     "hybridize()": {"hybridize": "default"},
     "optimize_for(MKLDNN)": {"hybridize": "mkldnn"},
     "sync every 50 steps": {"step": "nosync"},
@@ -166,7 +167,8 @@ def _mxnet_worker(spec):
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     if spec.get("step", "fit") == "fit":
         state = FitState(num_epochs=1)
-        step = _make_step(net, loss_fn, trainer, [mx.cpu()], state, CallbackList([]))
+        step = _make_step(net, loss_fn, trainer, [mx.cpu()], state, CallbackList([]),
+                          fuse=spec.get("fuse", True))
 
         def run(steps):
             for _ in range(steps):

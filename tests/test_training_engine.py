@@ -39,13 +39,14 @@ def loader(mnist_split):
     return ArrayLoader(X_tr[:256], y_tr[:256], 32, shuffle=True, seed=1, transform=tf)
 
 
-def test_two_cpu_contexts_match_one(loader):
+@pytest.mark.parametrize("hybridize", [False, True], ids=["imperative", "fused-graph"])
+def test_two_cpu_contexts_match_one(loader, hybridize):
     """Data-parallel SGD over two contexts equals one context with the same global batch."""
     results = []
     for ctx in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
         net = _lenet()
         fit(net, loader, 1, optimizer="sgd", lr=0.05, ctx=ctx, kvstore="device",
-            progress=False, hybridize=False)
+            progress=False, hybridize=hybridize)
         results.append(_params(net))
     for k in results[0]:
         np.testing.assert_allclose(results[1][k], results[0][k], rtol=1e-4, atol=1e-5)

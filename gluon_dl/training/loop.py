@@ -5,6 +5,7 @@ and resumed runs all go through the same loop; devices and KVStore are
 arguments, not branches in user scripts.
 """
 import dataclasses
+import functools
 import os
 
 import numpy as np
@@ -149,10 +150,18 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     return history
 
 
-def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None):
-    """The per-batch training step, bound to one run."""
+def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
+    """The per-batch training step, bound to one run.
+
+    With ``fuse`` (and a hybridizable network and loss), forward, loss and the
+    step's metrics run as one cached graph per device (``TrainGraph``),
+    built on the first batch; otherwise the network and the loss are called
+    one after the other and the metrics are computed imperatively.
+    """
     import mxnet as mx
     from mxnet import autograd, gluon
+
+    graph = {}  # built on the first batch, when the shapes are known
 
     def step(batch, X, y):
         cbs.on_batch_begin(batch)
@@ -160,13 +169,23 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None):
             mx.random.seed(_step_seed(state.seed, state.global_step))
         Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)
         ys = gluon.utils.split_and_load(y, ctxs, even_split=False)
+        if "net" not in graph:
+            graph["net"] = _build_train_graph(net, loss, Xs[0], ys[0]) if fuse else None
+        fused = graph["net"]
         with autograd.record():
-            outs = [net(x) for x in Xs]
-            losses = [loss(o, t) for o, t in zip(outs, ys)]
+            if fused is not None:
+                results = [fused(x, t) for x, t in zip(Xs, ys)]
+                losses = [r[0] for r in results]
+            else:
+                outs = [net(x) for x in Xs]
+                losses = [loss(o, t) for o, t in zip(outs, ys)]
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
         trainer.step(_global_batch(trainer, X.shape[0]))
-        loss_total, hits = _read_metrics(losses, outs, ys, state.correct >= 0)
+        if fused is not None:
+            loss_total, hits = _read_graph_metrics([r[1] for r in results], fused.classify)
+        else:
+            loss_total, hits = _read_metrics(losses, outs, ys, state.correct >= 0)
         batch_loss = loss_total / X.shape[0]
         state.loss_sum += loss_total
         state.correct = state.correct + hits if state.correct >= 0 and hits >= 0 else -1
@@ -175,6 +194,87 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None):
         state.global_step += 1
         cbs.on_batch_end(batch, {"loss": batch_loss})
     return step
+
+
+@functools.lru_cache(maxsize=None)
+def _train_graph_class():
+    from mxnet import gluon
+
+    class TrainGraph(gluon.HybridBlock):
+        """``net`` + ``loss`` + the step's metrics as one hybridized graph.
+
+        Outputs the per-sample losses (what backward starts from) and a small
+        vector ``[sum of losses, top-1 hits]`` (hits only when ``classify``).
+        One cached-op call per device replaces the network's call, the loss's
+        half-dozen imperative operators and the metric operators; on a network
+        as small as LeNet-5 those calls cost as much as the convolutions.  The
+        block owns no parameters: it shares ``net``'s.
+        """
+
+        def __init__(self, net, loss, classify):
+            super().__init__(prefix="train_graph_")
+            self.net, self.loss, self.classify = net, loss, classify
+
+        def hybrid_forward(self, F, x, y):
+            out = self.net(x)
+            losses = self.loss(out, y)
+            parts = [F.sum(F.cast(losses, "float32")).reshape((1,))]
+            if self.classify:
+                hits = F.sum(F.cast(F.argmax(out, axis=1), "float32") == F.cast(y, "float32"))
+                parts.append(hits.reshape((1,)))
+            return losses, F.concat(*parts, dim=0)
+
+    return TrainGraph
+
+
+def _build_train_graph(net, loss, x, y):
+    """A hybridized ``TrainGraph`` of ``net`` and ``loss`` for batches like ``(x, y)``, or None.
+
+    None (the step calls network and loss separately) when either is not a
+    ``HybridBlock``, the network is not hybridized, input or label is not a
+    single NDArray, or the network's output is not a single tensor whose
+    shape symbolic inference can tell from ``x``.
+    """
+    import mxnet as mx
+    from mxnet import gluon
+
+    if not (isinstance(net, gluon.HybridBlock) and isinstance(loss, gluon.HybridBlock)
+            and getattr(net, "_active", False)
+            and isinstance(x, mx.nd.NDArray) and isinstance(y, mx.nd.NDArray)):
+        return None
+    out_ndim = _output_ndim(net, x)
+    if out_ndim is None:
+        return None
+    graph = _train_graph_class()(net, loss, classify=out_ndim == 2 and y.ndim == 1)
+    graph.hybridize(static_alloc=True, static_shape=True)
+    return graph
+
+
+def _output_ndim(net, x):
+    """Rank of ``net(x)``'s single output by symbolic shape inference, or None."""
+    import mxnet as mx
+
+    try:
+        sym = net(mx.sym.var("data"))
+        if not isinstance(sym, mx.sym.Symbol) or len(sym.list_outputs()) != 1:
+            return None
+        _, out_shapes, _ = sym.infer_shape_partial(data=x.shape)
+    except Exception:  # noqa: BLE001 - any block that can't be traced runs unfused
+        return None
+    shape = out_shapes[0] if out_shapes else None
+    return len(shape) if shape else None
+
+
+def _read_graph_metrics(parts, classify):
+    """Loss sum and hits from the fused graphs' metric vectors, in one device sync."""
+    import mxnet as mx
+
+    if len(parts) == 1:
+        values = parts[0].asnumpy().astype("float64")[None]
+    else:
+        values = mx.nd.stack(*[p.as_in_context(mx.cpu()) for p in parts]).asnumpy()
+        values = values.astype("float64")
+    return float(values[:, 0].sum()), (int(round(values[:, 1].sum())) if classify else -1)
 
 
 def _global_batch(trainer, n):
