@@ -3,6 +3,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 STAMP  := $(VENV)/.installed
+HVD_STAMP := $(VENV)/.horovod
 ARGS   ?=
 PYTEST_ARGS ?=
 
@@ -19,7 +20,17 @@ $(STAMP): setup.cfg constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/gluon-dl demo $(ARGS)
 
-test: $(STAMP)
+# Horovod compiles against the installed MXNet (CPU/Gloo, several minutes on 2 cores).
+# A failed build is reported here and leaves the Horovod job test skipped.
+$(HVD_STAMP): $(STAMP)
+	HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
+	HOROVOD_WITHOUT_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_CPU_OPERATIONS=GLOO \
+	MAKEFLAGS=-j2 $(VENV)/bin/python -m pip install --quiet --no-build-isolation \
+		-c constraints.txt "horovod==0.28.1" \
+	|| echo "WARNING: Horovod did not build; the Horovod job test will be skipped"
+	touch $(HVD_STAMP)
+
+test: $(STAMP) $(HVD_STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -6,11 +6,12 @@ arguments, not branches in user scripts.
 """
 import dataclasses
 import functools
-import os
 
 import numpy as np
 
+from ..errors import GluonDLError
 from . import amp as _amp
+from ._distributed import global_batch, horovod, horovod_context, materialize
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 
 
@@ -72,7 +73,10 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         and gradients are reduced through the KVStore.
     kvstore : str or KVStore
         ``"device"``, ``"local"``, ``"nccl"``, ``"dist_sync"``, ``"dist_device_sync"``,
-        ``"dist_async"``...
+        ``"dist_async"``, or ``"horovod"``: allreduce through ``horovod.mxnet``
+        (one process and one context per device, started by ``horovodrun``;
+        rank 0's initial weights are broadcast, gradients are averaged over
+        all processes, and only rank 0 shows a progress bar).
     update_on_kvstore : bool, optional
         Let the KVStore run the optimizer (MXNet's default for most stores).
     val_iter : iterable of (X, y), optional
@@ -102,10 +106,17 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     import mxnet as mx
     from mxnet import gluon
 
-    ctxs = as_contexts(ctx)
+    hvd = horovod(kvstore, trainer)
+    ctxs = as_contexts(ctx if ctx is not None or hvd is None else horovod_context(hvd))
+    if hvd is not None and len(ctxs) != 1:
+        raise GluonDLError(f"kvstore='horovod' trains one context per process, got {len(ctxs)} "
+                           f"({ctxs}): start one process per device with horovodrun and pass "
+                           f"ctx=mx.gpu(hvd.local_rank()) (or nothing)")
     _amp.check_amp(amp, ctxs, update_on_kvstore)
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     _ensure_initialized(net, ctxs)
+    if hvd is not None:
+        progress = progress and hvd.rank() == 0
     if amp is not None:
         _amp.enable_amp(amp, net)
     if hybridize and isinstance(net, gluon.HybridBlock):
@@ -116,13 +127,19 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         if amp is not None:
             params.setdefault("multi_precision", True)
             update_on_kvstore = False if amp == "float16" else update_on_kvstore
-        trainer = gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kvstore,
-                                update_on_kvstore=update_on_kvstore)
+        if hvd is not None:
+            trainer = hvd.DistributedTrainer(net.collect_params(), optimizer, params)
+        else:
+            trainer = gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kvstore,
+                                    update_on_kvstore=update_on_kvstore)
     _amp.init_trainer(amp, trainer)
     state = FitState(num_epochs=num_epochs, batches_per_epoch=_len_or_none(train_iter),
                      seed=seed)
     if resume_from is not None:
         _resume(resume_from, net, trainer, state, train_iter)
+    if hvd is not None:  # every process starts from rank 0's weights
+        materialize(net, _epoch_batches(train_iter, 0, 0), ctxs[0])
+        hvd.broadcast_parameters(net.collect_params(), root_rank=0)
     history = History()
     extra = [ProgressBar(progress_desc)] if progress else []
     cbs = CallbackList([history, TerminateOnNaN()] + extra + list(callbacks or []))
@@ -146,6 +163,8 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
             break
         state.epoch, state.batch = epoch + 1, -1
         state.loss_sum, state.correct, state.seen = 0.0, 0, 0
+    if hvd is not None:  # finish this rank's allreduces before Horovod may shut down
+        mx.nd.waitall()
     cbs.on_train_end()
     return history
 
@@ -181,7 +200,7 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
                 losses = [loss(o, t) for o, t in zip(outs, ys)]
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
-        trainer.step(_global_batch(trainer, X.shape[0]))
+        trainer.step(global_batch(trainer, X.shape[0]))
         if fused is not None:
             loss_total, hits = _read_graph_metrics([r[1] for r in results], fused.classify)
         else:
@@ -275,21 +294,6 @@ def _read_graph_metrics(parts, classify):
         values = mx.nd.stack(*[p.as_in_context(mx.cpu()) for p in parts]).asnumpy()
         values = values.astype("float64")
     return float(values[:, 0].sum()), (int(round(values[:, 1].sum())) if classify else -1)
-
-
-def _global_batch(trainer, n):
-    """Samples in this step across all workers of a distributed KVStore.
-
-    The servers sum the workers' gradients, so the rescale must divide by
-    the global batch, not the local one.  The KVStore is not initialized
-    here: Gluon checks the batch size against its first step.
-    """
-    kv = trainer._kvstore if trainer._kv_initialized else trainer._kvstore_params["kvstore"]
-    if kv is None:
-        return n
-    if isinstance(kv, str):
-        return n * int(os.environ.get("DMLC_NUM_WORKER", "1")) if "dist" in kv else n
-    return n * kv.num_workers if "dist" in kv.type else n
 
 
 def _step_seed(seed, step):

@@ -6,7 +6,7 @@ from ..errors import MissingDependencyError
 INSTALL_HINT = "pip install -c constraints.txt -e '.[{extra}]'"
 
 
-def require(module, extra, purpose):
+def require(module, extra, purpose, install=None):
     """Import ``module`` or raise :class:`MissingDependencyError`.
 
     Parameters
@@ -17,6 +17,8 @@ def require(module, extra, purpose):
         The package extra that installs it, e.g. ``"convert"``.
     purpose : str
         What needs it, e.g. ``"TFLite conversion"``; starts the message.
+    install : str, optional
+        The install command when it is more than the extra's (e.g. build flags).
 
     Returns
     -------
@@ -28,5 +30,5 @@ def require(module, extra, purpose):
         missing = getattr(exc, "name", None) or module
         raise MissingDependencyError(
             f"{purpose} needs the Python module '{missing}', which is not installed; "
-            f"install the '{extra}' extra: {INSTALL_HINT.format(extra=extra)}"
+            f"install the '{extra}' extra: {install or INSTALL_HINT.format(extra=extra)}"
         ) from exc

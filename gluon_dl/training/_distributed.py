@@ -1,0 +1,71 @@
+"""What changes when a run spans several processes: Horovod and the global batch.
+
+``fit`` reaches MXNet's parameter servers through a KVStore (``dist_*``) and
+Horovod through ``horovod.mxnet``'s ``DistributedTrainer``; both need the
+gradient rescaled by the right batch size and every process started from
+the same weights.
+"""
+import os
+
+from ..errors import GluonDLError
+from ..utils.deps import require
+
+HOROVOD = "horovod"
+HOROVOD_INSTALL = ("HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 "
+                   "pip install --no-build-isolation -c constraints.txt -e '.[horovod]'")
+
+
+def horovod(kvstore, trainer):
+    """Initialized ``horovod.mxnet`` when ``kvstore`` is ``"horovod"``, else None."""
+    if not (isinstance(kvstore, str) and kvstore.lower() == HOROVOD):
+        return None
+    hvd = require("horovod.mxnet", HOROVOD, "kvstore='horovod'",
+                  install=HOROVOD_INSTALL)
+    hvd.init()
+    if trainer is not None and not isinstance(trainer, hvd.DistributedTrainer):
+        raise GluonDLError("kvstore='horovod' with your own trainer needs a "
+                           "horovod.mxnet.DistributedTrainer, got "
+                           f"{type(trainer).__name__}; or pass no trainer and let fit build one")
+    return hvd
+
+
+def horovod_context(hvd):
+    """This process's device: GPU ``local_rank`` when there are GPUs, else the CPU."""
+    import mxnet as mx
+
+    gpus = mx.context.num_gpus()
+    return mx.gpu(hvd.local_rank() % gpus) if gpus else mx.cpu()
+
+
+def materialize(net, batches, ctx):
+    """Finish deferred initialization with the first of ``(index, (X, y))`` ``batches``.
+
+    Horovod broadcasts weights that exist; a network whose shapes wait for
+    its first input gets them from one sample of the first batch.
+    """
+    import mxnet as mx
+
+    if all(p._data is not None for p in net.collect_params().values()):
+        return
+    try:
+        _, (X, _) = next(iter(batches))
+    except StopIteration:
+        raise GluonDLError("the training data is empty") from None
+    with mx.autograd.pause():
+        net(X[:1].as_in_context(ctx))
+
+
+def global_batch(trainer, n):
+    """Samples in this step across all workers of a distributed KVStore.
+
+    The servers sum the workers' gradients, so the rescale must divide by
+    the global batch, not the local one.  The KVStore is not initialized
+    here: Gluon checks the batch size against its first step.  Horovod's
+    ``DistributedTrainer`` has no KVStore and averages over processes itself.
+    """
+    kv = trainer._kvstore if trainer._kv_initialized else trainer._kvstore_params["kvstore"]
+    if kv is None:
+        return n
+    if isinstance(kv, str):
+        return n * int(os.environ.get("DMLC_NUM_WORKER", "1")) if "dist" in kv else n
+    return n * kv.num_workers if "dist" in kv.type else n
