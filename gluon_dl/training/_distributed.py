@@ -51,8 +51,9 @@ def materialize(net, batches, ctx):
         _, (X, _) = next(iter(batches))
     except StopIteration:
         raise GluonDLError("the training data is empty") from None
+    inputs = X if isinstance(X, (tuple, list)) else (X,)
     with mx.autograd.pause():
-        net(X[:1].as_in_context(ctx))
+        net(*[x[:1].as_in_context(ctx) for x in inputs])
 
 
 def global_batch(trainer, n):

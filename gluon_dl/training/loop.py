@@ -60,11 +60,15 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     net : mxnet.gluon.Block
         Initialized or not; uninitialized parameters get Xavier init on ``ctx``.
     train_iter : iterable of (X, y)
-        Mini-batches. An :class:`~gluon_dl.data.ArrayLoader` (or anything with
+        Mini-batches. ``X`` is the network's input, or a tuple of inputs for
+        a network with several (``net(*X)``: a Transformer's source, target
+        and valid length); ``y`` is the target, or a tuple of targets.  An
+        :class:`~gluon_dl.data.ArrayLoader` (or anything with
         ``batches(epoch, start)``) makes the data order resumable.
     num_epochs : int
     loss : callable, optional
-        ``loss(output, y) -> per-sample losses``; default softmax cross-entropy.
+        ``loss(output, *y) -> per-sample losses`` (``output`` is a tuple for
+        networks with several outputs); default softmax cross-entropy.
     optimizer, lr, optimizer_params :
         Passed to :class:`mxnet.gluon.Trainer` unless ``trainer`` is given.
     trainer : mxnet.gluon.Trainer, optional
@@ -172,13 +176,16 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
 def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
     """The per-batch training step, bound to one run.
 
-    With ``fuse`` (and a hybridizable network and loss), forward, loss and the
-    step's metrics run as one cached graph per device (``TrainGraph``),
-    built on the first batch; otherwise the network and the loss are called
-    one after the other and the metrics are computed imperatively.
+    A batch is ``(X, y)``: ``X`` the network's input, or a tuple of inputs
+    passed in order (``net(*X)``); ``y`` the target, or a tuple passed to the
+    loss after the output (``loss(output, *y)``).  With ``fuse`` (and a
+    hybridizable network and loss), forward, loss and the step's metrics run
+    as one cached graph per device (``TrainGraph``), built on the first
+    batch; otherwise the network and the loss are called one after the other
+    and the metrics are computed imperatively.
     """
     import mxnet as mx
-    from mxnet import autograd, gluon
+    from mxnet import autograd
 
     graph = {}  # built on the first batch, when the shapes are known
 
@@ -186,33 +193,49 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
         cbs.on_batch_begin(batch)
         if state.seed is not None:
             mx.random.seed(_step_seed(state.seed, state.global_step))
-        Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)
-        ys = gluon.utils.split_and_load(y, ctxs, even_split=False)
+        xs, ys = _split(X, ctxs), _split(y, ctxs)  # per device: a tuple of arrays
+        n = _batch_size(X)
         if "net" not in graph:
-            graph["net"] = _build_train_graph(net, loss, Xs[0], ys[0]) if fuse else None
+            graph["net"] = _build_train_graph(net, loss, xs[0], ys[0]) if fuse else None
         fused = graph["net"]
         with autograd.record():
             if fused is not None:
-                results = [fused(x, t) for x, t in zip(Xs, ys)]
+                results = [fused(*x, *t) for x, t in zip(xs, ys)]
                 losses = [r[0] for r in results]
             else:
-                outs = [net(x) for x in Xs]
-                losses = [loss(o, t) for o, t in zip(outs, ys)]
+                outs = [net(*x) for x in xs]
+                losses = [loss(o, *t) for o, t in zip(outs, ys)]
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
-        trainer.step(global_batch(trainer, X.shape[0]))
+        trainer.step(global_batch(trainer, n))
         if fused is not None:
             loss_total, hits = _read_graph_metrics([r[1] for r in results], fused.classify)
         else:
             loss_total, hits = _read_metrics(losses, outs, ys, state.correct >= 0)
-        batch_loss = loss_total / X.shape[0]
         state.loss_sum += loss_total
         state.correct = state.correct + hits if state.correct >= 0 and hits >= 0 else -1
-        state.seen += X.shape[0]
+        state.seen += n
         state.batch = batch
         state.global_step += 1
-        cbs.on_batch_end(batch, {"loss": batch_loss})
+        cbs.on_batch_end(batch, {"loss": loss_total / n})
     return step
+
+
+def _as_tuple(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _batch_size(X):
+    """Samples in a batch: the leading axis of its (first) input."""
+    return _as_tuple(X)[0].shape[0]
+
+
+def _split(value, ctxs):
+    """``value`` (an array or a tuple of arrays) as one tuple of slices per context."""
+    from mxnet import gluon
+
+    parts = [gluon.utils.split_and_load(v, ctxs, even_split=False) for v in _as_tuple(value)]
+    return list(zip(*parts))
 
 
 @functools.lru_cache(maxsize=None)
@@ -222,66 +245,75 @@ def _train_graph_class():
     class TrainGraph(gluon.HybridBlock):
         """``net`` + ``loss`` + the step's metrics as one hybridized graph.
 
-        Outputs the per-sample losses (what backward starts from) and a small
-        vector ``[sum of losses, top-1 hits]`` (hits only when ``classify``).
-        One cached-op call per device replaces the network's call, the loss's
+        Called with the network's inputs, then the loss's targets; outputs the
+        per-sample losses (what backward starts from) and a small vector
+        ``[sum of losses, top-1 hits]`` (hits only when ``classify``).  One
+        cached-op call per device replaces the network's call, the loss's
         half-dozen imperative operators and the metric operators; on a network
         as small as LeNet-5 those calls cost as much as the convolutions.  The
         block owns no parameters: it shares ``net``'s.
         """
 
-        def __init__(self, net, loss, classify):
+        def __init__(self, net, loss, num_inputs, classify):
             super().__init__(prefix="train_graph_")
-            self.net, self.loss, self.classify = net, loss, classify
+            self.net, self.loss = net, loss
+            self.num_inputs, self.classify = num_inputs, classify
 
-        def hybrid_forward(self, F, x, y):
-            out = self.net(x)
-            losses = self.loss(out, y)
+        def hybrid_forward(self, F, *args):
+            xs, ys = args[:self.num_inputs], args[self.num_inputs:]
+            out = self.net(*xs)
+            losses = self.loss(out, *ys)
             parts = [F.sum(F.cast(losses, "float32")).reshape((1,))]
             if self.classify:
-                hits = F.sum(F.cast(F.argmax(out, axis=1), "float32") == F.cast(y, "float32"))
+                hits = F.sum(F.cast(F.argmax(out, axis=1), "float32") ==
+                             F.cast(ys[0], "float32"))
                 parts.append(hits.reshape((1,)))
             return losses, F.concat(*parts, dim=0)
 
     return TrainGraph
 
 
-def _build_train_graph(net, loss, x, y):
-    """A hybridized ``TrainGraph`` of ``net`` and ``loss`` for batches like ``(x, y)``, or None.
+def _build_train_graph(net, loss, xs, ys):
+    """A hybridized ``TrainGraph`` of ``net`` and ``loss`` for inputs ``xs``, targets ``ys``.
 
     None (the step calls network and loss separately) when either is not a
-    ``HybridBlock``, the network is not hybridized, input or label is not a
-    single NDArray, or the network's output is not a single tensor whose
-    shape symbolic inference can tell from ``x``.
+    ``HybridBlock``, the network is not hybridized, an input or target is not
+    an NDArray, or symbolic inference cannot tell the network's output shapes
+    from the inputs'.
     """
     import mxnet as mx
     from mxnet import gluon
 
     if not (isinstance(net, gluon.HybridBlock) and isinstance(loss, gluon.HybridBlock)
             and getattr(net, "_active", False)
-            and isinstance(x, mx.nd.NDArray) and isinstance(y, mx.nd.NDArray)):
+            and all(isinstance(a, mx.nd.NDArray) for a in xs + ys)):
         return None
-    out_ndim = _output_ndim(net, x)
-    if out_ndim is None:
+    ranks = _output_ranks(net, xs)
+    if ranks is None:
         return None
-    graph = _train_graph_class()(net, loss, classify=out_ndim == 2 and y.ndim == 1)
+    classify = ranks == [2] and len(ys) == 1 and ys[0].ndim == 1
+    graph = _train_graph_class()(net, loss, len(xs), classify)
     graph.hybridize(static_alloc=True, static_shape=True)
     return graph
 
 
-def _output_ndim(net, x):
-    """Rank of ``net(x)``'s single output by symbolic shape inference, or None."""
+def _output_ranks(net, xs):
+    """Ranks of ``net(*xs)``'s outputs by symbolic shape inference, or None."""
     import mxnet as mx
 
+    names = [f"data{i}" for i in range(len(xs))]
     try:
-        sym = net(mx.sym.var("data"))
-        if not isinstance(sym, mx.sym.Symbol) or len(sym.list_outputs()) != 1:
+        sym = net(*[mx.sym.var(n) for n in names])
+        if isinstance(sym, (tuple, list)):
+            sym = mx.sym.Group(list(sym))
+        if not isinstance(sym, mx.sym.Symbol):
             return None
-        _, out_shapes, _ = sym.infer_shape_partial(data=x.shape)
+        _, out_shapes, _ = sym.infer_shape_partial(**{n: x.shape for n, x in zip(names, xs)})
     except Exception:  # noqa: BLE001 - any block that can't be traced runs unfused
         return None
-    shape = out_shapes[0] if out_shapes else None
-    return len(shape) if shape else None
+    if not out_shapes or any(not s for s in out_shapes):
+        return None
+    return [len(s) for s in out_shapes]
 
 
 def _read_graph_metrics(parts, classify):
@@ -305,15 +337,17 @@ def _read_metrics(losses, outs, ys, count_hits):
 
     Every read from the device waits for the step to finish; one read per step
     instead of one per metric and device keeps small networks' steps short.
-    Hits are -1 when the outputs are not class scores.
+    Hits are -1 when the outputs are not class scores.  ``ys`` holds one
+    tuple of targets per device.
     """
     import mxnet as mx
 
     parts = [l.sum().astype("float64") for l in losses]
     classify = count_hits and all(
-        hasattr(o, "ndim") and o.ndim == 2 and t.ndim == 1 for o, t in zip(outs, ys))
+        isinstance(o, mx.nd.NDArray) and o.ndim == 2 and len(t) == 1 and t[0].ndim == 1
+        for o, t in zip(outs, ys))
     if classify:
-        parts += [(o.argmax(axis=1) == t.astype(o.dtype)).sum().astype("float64")
+        parts += [(o.argmax(axis=1) == t[0].astype(o.dtype)).sum().astype("float64")
                   for o, t in zip(outs, ys)]
     values = mx.nd.concat(*[p.reshape((1,)).as_in_context(mx.cpu()) for p in parts],
                           dim=0).asnumpy()
@@ -364,7 +398,7 @@ def _ensure_initialized(net, ctxs):
 def predict(net, data_iter, ctx=None):
     """Concatenated outputs of ``net`` over the ``X`` of ``(X, y)`` batches, as numpy."""
     ctx = as_contexts(ctx)[0]
-    outs = [net(X.as_in_context(ctx)).asnumpy() for X, _ in data_iter]
+    outs = [net(*_on(X, ctx)).asnumpy() for X, _ in data_iter]
     return np.concatenate(outs) if outs else np.zeros((0,))
 
 
@@ -376,8 +410,13 @@ def evaluate_accuracy(net, data_iter, ctx=None):
     ctx = as_contexts(ctx)[0]
     correct, seen = 0, 0
     for X, y in data_iter:
-        out = net(X.as_in_context(ctx))
+        out = net(*_on(X, ctx))
         correct += int((out.argmax(axis=1).astype("int64") ==
                         y.as_in_context(ctx).astype("int64")).sum().asscalar())
-        seen += X.shape[0]
+        seen += _batch_size(X)
     return correct / max(seen, 1)
+
+
+def _on(X, ctx):
+    """The input (or tuple of inputs) ``X`` on ``ctx``, as a tuple."""
+    return tuple(x.as_in_context(ctx) for x in _as_tuple(X))
