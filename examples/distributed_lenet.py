@@ -1,4 +1,4 @@
-"""Data-parallel LeNet-5 training on MXNet's parameter servers.
+"""Data-parallel LeNet-5 training on MXNet's parameter servers or Horovod.
 
 Locally, two workers and one server on this machine (loopback only):
 
@@ -11,10 +11,15 @@ password-less ssh from the launching host, and run
     gluon-dl launch -n 4 -s 2 --hostfile hosts.txt --launcher ssh -- \\
         .venv/bin/python examples/distributed_lenet.py --out /shared/run1
 
+With Horovod (the 'horovod' extra), the same script runs one process per
+device, here two on this machine over Gloo:
+
+    horovodrun --gloo -np 2 -H localhost:2 python examples/distributed_lenet.py --out /tmp/hvd
+
 Each worker walks the same global batches and trains on its shard of each;
-the servers sum the gradients and run the optimizer, so the result equals
-one process training with the global batch.  Run without the launcher, the
-script trains in a single process (KVStore "device").
+the servers (or Horovod's allreduce) combine the gradients, so the result
+equals one process training with the global batch.  Run without a launcher,
+the script trains in a single process (KVStore "device").
 """
 import argparse
 import functools
@@ -29,28 +34,44 @@ from gluon_dl.models import get_model
 from gluon_dl.training import evaluate_accuracy, fit
 
 
+def _kvstore(dist_type):
+    """``(kvstore, number of workers, this worker's rank)`` for how the script was started."""
+    if "HOROVOD_RANK" in os.environ or "OMPI_COMM_WORLD_RANK" in os.environ:  # horovodrun
+        import horovod.mxnet as hvd
+
+        hvd.init()
+        return "horovod", hvd.size(), hvd.rank()
+    if "DMLC_ROLE" in os.environ:  # gluon-dl launch
+        kv = mx.kv.create(dist_type)
+        return kv, kv.num_workers, kv.rank
+    return "device", 1, 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("distributed_run"))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64, help="global batch size")
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--kvstore", default="dist_sync",
+                        choices=["dist_sync", "dist_device_sync", "dist_async"],
+                        help="the parameter-server mode under gluon-dl launch "
+                             "(dist_async: servers apply each worker's update as it arrives)")
     args = parser.parse_args(argv)
-    distributed = "DMLC_ROLE" in os.environ
-    kv = mx.kv.create("dist_sync" if distributed else "device")
+    kvstore, num_workers, rank = _kvstore(args.kvstore)
     X, y = load_mnist()
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, 1000)
     mx.random.seed(0)
     net = get_model("lenet5")
     transform = functools.partial(to_model_input, config=net.config)
     train = ArrayLoader(X_tr, y_tr, args.batch_size, shuffle=True, seed=0, transform=transform,
-                        num_shards=kv.num_workers, shard=kv.rank, last_batch="discard")
+                        num_shards=num_workers, shard=rank, last_batch="discard")
     fit(net, train, args.epochs, optimizer="sgd",
-        optimizer_params={"learning_rate": args.lr, "momentum": 0.9}, kvstore=kv,
+        optimizer_params={"learning_rate": args.lr, "momentum": 0.9}, kvstore=kvstore,
         seed=0, progress=False)
     acc = evaluate_accuracy(net, ArrayLoader(X_te, y_te, 250, transform=transform))
-    print(f"worker {kv.rank}/{kv.num_workers}: held-out accuracy {acc:.2%}")
-    if kv.rank == 0:
+    print(f"worker {rank}/{num_workers}: held-out accuracy {acc:.2%}")
+    if rank == 0:
         args.out.mkdir(parents=True, exist_ok=True)
         np.savez(args.out / "lenet5-params.npz",
                  **{k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()})

@@ -49,12 +49,13 @@ def test_hostfile_and_ssh_command(tmp_path):
         read_hostfile(tmp_path / "missing")
 
 
-def test_dist_sync_equals_single_process(tmp_path):
+@pytest.mark.parametrize("kvstore", ["dist_sync", "dist_device_sync"])
+def test_dist_sync_equals_single_process(tmp_path, kvstore):
     single = subprocess.run([sys.executable, str(EXAMPLE), "--out", str(tmp_path / "one"),
                              "--epochs", "1"], capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-2000:]
     proc = gluon_dl("launch", "-n", 2, "-s", 1, "--", sys.executable, EXAMPLE,
-                    "--out", tmp_path / "dist", "--epochs", 1)
+                    "--out", tmp_path / "dist", "--epochs", 1, "--kvstore", kvstore)
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     lines = sorted(l for l in proc.stdout.splitlines() if "held-out accuracy" in l)
     assert [l[:10] for l in lines] == ["[worker 0]", "[worker 1]"]
@@ -64,6 +65,16 @@ def test_dist_sync_equals_single_process(tmp_path):
     assert sorted(a.files) == sorted(b.files)
     for k in a.files:
         np.testing.assert_allclose(b[k], a[k], rtol=1e-3, atol=1e-4)
+
+
+def test_dist_async_trains(tmp_path):
+    """Asynchronous updates don't equal a single process, but they train."""
+    proc = gluon_dl("launch", "-n", 2, "-s", 1, "--", sys.executable, EXAMPLE,
+                    "--out", tmp_path / "async", "--epochs", 2, "--kvstore", "dist_async")
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    accs = [float(l.rsplit(" ", 1)[1].rstrip("%")) for l in proc.stdout.splitlines()
+            if "held-out accuracy" in l]
+    assert len(accs) == 2 and min(accs) > 50.0, proc.stdout[-2000:]  # chance: 10%
 
 
 DYING_WORKER = textwrap.dedent("""

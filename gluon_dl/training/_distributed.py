@@ -57,16 +57,23 @@ def materialize(net, batches, ctx):
 
 
 def global_batch(trainer, n):
-    """Samples in this step across all workers of a distributed KVStore.
+    """The batch size to rescale this step's gradients by: the global batch.
 
-    The servers sum the workers' gradients, so the rescale must divide by
-    the global batch, not the local one.  The KVStore is not initialized
+    With ``dist_sync`` the servers sum the workers' gradients before one
+    update, so the rescale divides by the global batch.  With ``dist_async``
+    every push is an update of its own; dividing by the global batch too makes
+    each one 1/num_workers of a step, so an epoch moves the weights about as
+    far as a synchronous one at the same learning rate (a full step per push
+    multiplies the effective rate by the number of workers, and diverges
+    where the synchronous run converges).  The KVStore is not initialized
     here: Gluon checks the batch size against its first step.  Horovod's
     ``DistributedTrainer`` has no KVStore and averages over processes itself.
     """
     kv = trainer._kvstore if trainer._kv_initialized else trainer._kvstore_params["kvstore"]
     if kv is None:
         return n
-    if isinstance(kv, str):
-        return n * int(os.environ.get("DMLC_NUM_WORKER", "1")) if "dist" in kv else n
-    return n * kv.num_workers if "dist" in kv.type else n
+    kind = kv if isinstance(kv, str) else kv.type
+    if "dist" not in kind:
+        return n
+    return n * (int(os.environ.get("DMLC_NUM_WORKER", "1")) if isinstance(kv, str)
+                else kv.num_workers)
