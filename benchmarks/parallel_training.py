@@ -6,8 +6,9 @@ Three tables, each a set of ratios measured in one run, in interleaved rounds
 (a) devices: one context vs ``ctx=[mx.cpu(0), mx.cpu(1)]`` with KVStore
     ``local`` and ``device``, same global batch, LeNet-5, through ``fit``;
 (b) distributed: ``dist_sync`` parameter servers on loopback through
-    ``gluon-dl launch`` (1 worker + 1 server, 2 workers + 1 server) vs one
-    local process, same global batch;
+    ``gluon-dl launch`` (1 worker + 1 server, 2 workers + 1 server), and two
+    Horovod processes over Gloo when Horovod is installed, vs one local
+    process, same global batch;
 (c) bfloat16 AMP vs float32 (``fit(amp="bfloat16")``), each in its own
     process since MXNet's AMP is process-global; on CPUs without AVX-512
     the refusal is printed instead of a number.
@@ -18,6 +19,7 @@ Usage::
     python benchmarks/parallel_training.py --only dist --rounds 3
 """
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -46,7 +48,7 @@ def _fixed_batches(model, batch, steps, num_workers=1, rank=0, seed=0):
     return [(mx.nd.array(X), mx.nd.array(y))] * steps
 
 
-def _timed_fit(net, trainer, batches, ctxs, amp=None):
+def _timed_fit(net, trainer, batches, ctxs, amp=None, kvstore="device"):
     """Seconds ``fit`` spends in one epoch over ``batches`` (setup excluded)."""
     import mxnet as mx
 
@@ -62,7 +64,7 @@ def _timed_fit(net, trainer, batches, ctxs, amp=None):
 
     timer = Timer()
     fit(net, batches, 1, trainer=trainer, ctx=ctxs, hybridize=False, progress=False,
-        callbacks=[timer], amp=amp)
+        callbacks=[timer], amp=amp, kvstore=kvstore)
     return timer.seconds
 
 
@@ -110,14 +112,23 @@ def dist_worker_main(spec):
     """One process of a job: warm up, time ``steps`` fit steps, rank 0 prints the rate."""
     import mxnet as mx
 
-    distributed = "DMLC_ROLE" in os.environ
-    kv = mx.kv.create("dist_sync" if distributed else "device")
-    net, trainer = _build(spec["model"], [mx.cpu()], kv)
-    warm = _fixed_batches(spec["model"], spec["batch"], spec["warmup"], kv.num_workers, kv.rank)
-    timed = _fixed_batches(spec["model"], spec["batch"], spec["steps"], kv.num_workers, kv.rank)
-    _timed_fit(net, trainer, warm, [mx.cpu()])
-    seconds = _timed_fit(net, trainer, timed, [mx.cpu()])
-    if kv.rank == 0:
+    if "HOROVOD_RANK" in os.environ:  # started by horovodrun
+        import horovod.mxnet as hvd
+
+        hvd.init()
+        kvstore, workers, rank = "horovod", hvd.size(), hvd.rank()
+        net, _ = _build(spec["model"], [mx.cpu()], None)
+        trainer = hvd.DistributedTrainer(net.collect_params(), "sgd",
+                                         {"learning_rate": LR, "momentum": MOMENTUM})
+    else:
+        kv = mx.kv.create("dist_sync" if "DMLC_ROLE" in os.environ else "device")
+        kvstore, workers, rank = kv, kv.num_workers, kv.rank
+        net, trainer = _build(spec["model"], [mx.cpu()], kv)
+    warm = _fixed_batches(spec["model"], spec["batch"], spec["warmup"], workers, rank)
+    timed = _fixed_batches(spec["model"], spec["batch"], spec["steps"], workers, rank)
+    _timed_fit(net, trainer, warm, [mx.cpu()], kvstore=kvstore)
+    seconds = _timed_fit(net, trainer, timed, [mx.cpu()], kvstore=kvstore)
+    if rank == 0:
         print("RESULT " + json.dumps({"rate": spec["batch"] * spec["steps"] / seconds}),
               flush=True)
 
@@ -146,14 +157,20 @@ def devices_table(args):
 # ----------------------------------------------------------------- (b) dist_sync
 
 def _run_job(workers, args):
-    """Samples/s of one job: a local process (workers=0) or a launched one."""
+    """Samples/s of one job: a local process (0), a launched one (n), or Horovod ("hvd2")."""
     spec = json.dumps({"model": "lenet5", "batch": args.batch, "steps": args.dist_steps,
                        "warmup": 5})
     worker = [sys.executable, os.path.abspath(__file__), "--dist-worker", spec]
+    # what launch gives its workers: passive OpenMP waits, one engine thread
+    quiet = {"OMP_WAIT_POLICY": "PASSIVE", "MXNET_CPU_WORKER_NTHREADS": "1"}
     if workers == 0:
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE",
-               "MXNET_CPU_WORKER_NTHREADS": "1"}  # what launch gives its workers
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), **quiet}
         cmd = worker
+    elif workers == "hvd2":
+        threads = max(1, args.threads // 2)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), **quiet}
+        horovodrun = os.path.join(os.path.dirname(sys.executable), "horovodrun")
+        cmd = [horovodrun, "--gloo", "-np", "2", "-H", "localhost:2", *worker]
     else:
         env = dict(os.environ)
         cmd = [sys.executable, "-m", "gluon_dl", "launch", "-n", str(workers), "-s", "1",
@@ -169,6 +186,8 @@ def _run_job(workers, args):
 def dist_table(args):
     jobs = {"1 process (kvstore device)": 0, "dist_sync 1 worker + 1 server": 1,
             "dist_sync 2 workers + 1 server": 2}
+    if importlib.util.find_spec("horovod") is not None:
+        jobs["horovod 2 processes (Gloo)"] = "hvd2"
     rates = {label: [] for label in jobs}
     for r in range(args.dist_rounds):
         for label, workers in (list(jobs.items()) if r % 2 == 0 else list(jobs.items())[::-1]):
