@@ -47,6 +47,9 @@ VARIANTS = {
     "MXNET_CPU_WORKER_NTHREADS=2": {"env": {"MXNET_CPU_WORKER_NTHREADS": "2"}},
     "NaiveEngine": {"env": {"MXNET_ENGINE_TYPE": "NaiveEngine"}},
     "OPTIMIZER_AGGREGATION_SIZE=60": {"env": {"MXNET_OPTIMIZER_AGGREGATION_SIZE": "60"}},
+    "bulk 100 nodes": {"env": {"MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD": "100",
+                               "MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_BWD": "100"}},
+    "no bulk execution": {"env": {"MXNET_EXEC_BULK_EXEC_TRAIN": "0"}},
 }
 TUNED = {"step": "nosync", "env": {"MXNET_CPU_WORKER_NTHREADS": "2"}}
 

@@ -188,9 +188,17 @@ class _Untraceable(gluon.HybridBlock):
         return F.array(x.asnumpy() * 2)
 
 
+class _UntraceableLoss(gluon.HybridBlock):
+    """A loss that only runs imperatively."""
+
+    def hybrid_forward(self, F, out, label):
+        return F.array(np.abs(out.asnumpy()).sum(axis=1))
+
+
 @pytest.mark.parametrize("case", ["not hybridized", "python loss", "imperative block",
-                                  "untraceable block"])
+                                  "untraceable block", "untraceable loss"])
 def test_train_graph_falls_back_to_separate_calls(case):
+    """Blocks that cannot be traced run as separate calls (fit still trains them)."""
     x, y = mx.nd.zeros((2, 1, 28, 28)), mx.nd.zeros((2,))
     net, loss = _lenet(), gluon.loss.SoftmaxCrossEntropyLoss()
     if case == "python loss":
@@ -203,4 +211,7 @@ def test_train_graph_falls_back_to_separate_calls(case):
     elif case == "untraceable block":
         net = _Untraceable()
         net.hybridize()
+    elif case == "untraceable loss":
+        net.hybridize()
+        loss = _UntraceableLoss()
     assert _build_train_graph(net, loss, (x,), (y,)) is None

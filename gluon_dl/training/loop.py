@@ -278,8 +278,8 @@ def _build_train_graph(net, loss, xs, ys):
 
     None (the step calls network and loss separately) when either is not a
     ``HybridBlock``, the network is not hybridized, an input or target is not
-    an NDArray, or symbolic inference cannot tell the network's output shapes
-    from the inputs'.
+    an NDArray, or network and loss cannot be traced symbolically (a block
+    that reads values back, say) to shapes known from the inputs'.
     """
     import mxnet as mx
     from mxnet import gluon
@@ -288,7 +288,7 @@ def _build_train_graph(net, loss, xs, ys):
             and getattr(net, "_active", False)
             and all(isinstance(a, mx.nd.NDArray) for a in xs + ys)):
         return None
-    ranks = _output_ranks(net, xs)
+    ranks = _output_ranks(net, loss, xs, ys)
     if ranks is None:
         return None
     classify = ranks == [2] and len(ys) == 1 and ys[0].ndim == 1
@@ -297,13 +297,14 @@ def _build_train_graph(net, loss, xs, ys):
     return graph
 
 
-def _output_ranks(net, xs):
-    """Ranks of ``net(*xs)``'s outputs by symbolic shape inference, or None."""
+def _output_ranks(net, loss, xs, ys):
+    """Ranks of ``net(*xs)``'s outputs, if network and loss trace symbolically; else None."""
     import mxnet as mx
 
     names = [f"data{i}" for i in range(len(xs))]
     try:
         sym = net(*[mx.sym.var(n) for n in names])
+        loss(sym, *[mx.sym.var(f"label{i}") for i in range(len(ys))])
         if isinstance(sym, (tuple, list)):
             sym = mx.sym.Group(list(sym))
         if not isinstance(sym, mx.sym.Symbol):
