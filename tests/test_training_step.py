@@ -215,3 +215,23 @@ def test_train_graph_falls_back_to_separate_calls(case):
         net.hybridize()
         loss = _UntraceableLoss()
     assert _build_train_graph(net, loss, (x,), (y,)) is None
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "separate"])
+@pytest.mark.parametrize("case", ["input channels", "target length"])
+def test_batch_that_does_not_fit_gets_one_clear_error(case, fused):
+    from gluon_dl.errors import InputShapeError
+
+    net = _lenet()
+    net(mx.nd.zeros((1, 1, 28, 28)))  # weights now fixed to one input channel
+    X, y = mx.nd.zeros((4, 1, 28, 28)), mx.nd.zeros((4,))
+    if case == "input channels":
+        X = mx.nd.zeros((4, 3, 28, 28))
+    else:
+        y = mx.nd.zeros((5,))
+    with pytest.raises(InputShapeError) as err:
+        fit(net, [(X, y)], 1, progress=False, hybridize=fused)
+    msg = str(err.value)
+    assert "batch 0" in msg and str(tuple(X.shape)) in msg and str(tuple(y.shape)) in msg
+    assert "model 'lenet5' takes ('N', 1, 28, 28)" in msg and "Shape inconsistent" in msg
+    assert err.value.__cause__ is None and err.value.__suppress_context__

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from ..errors import GluonDLError
+from ..errors import GluonDLError, InputShapeError
 from . import amp as _amp
 from ._distributed import global_batch, horovod, horovod_context, materialize
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
@@ -198,13 +198,16 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
         if "net" not in graph:
             graph["net"] = _build_train_graph(net, loss, xs[0], ys[0]) if fuse else None
         fused = graph["net"]
-        with autograd.record():
-            if fused is not None:
-                results = [fused(*x, *t) for x, t in zip(xs, ys)]
-                losses = [r[0] for r in results]
-            else:
-                outs = [net(*x) for x in xs]
-                losses = [loss(o, *t) for o, t in zip(outs, ys)]
+        try:
+            with autograd.record():
+                if fused is not None:
+                    results = [fused(*x, *t) for x, t in zip(xs, ys)]
+                    losses = [r[0] for r in results]
+                else:
+                    outs = [net(*x) for x in xs]
+                    losses = [loss(o, *t) for o, t in zip(outs, ys)]
+        except mx.base.MXNetError as exc:
+            raise _batch_error(exc, net, batch, X, y) from None
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
         trainer.step(global_batch(trainer, n))
@@ -219,6 +222,24 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
         state.global_step += 1
         cbs.on_batch_end(batch, {"loss": loss_total / n})
     return step
+
+
+def _batch_error(exc, net, batch, X, y):
+    """One clear error for a batch the network or loss rejects (shapes, dtypes...)."""
+    lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
+    reason = next((l for l in lines if "Error in operator" in l or "Check failed" in l),
+                  lines[-1] if lines else type(exc).__name__)
+    reason = reason.replace("MXNetError: ", "")
+    shapes = ", ".join(str(tuple(a.shape)) for a in _as_tuple(X))
+    targets = ", ".join(str(tuple(a.shape)) for a in _as_tuple(y))
+    config = getattr(net, "config", None)
+    expected = ""
+    if config is not None:
+        wanted = ", ".join(str(("N",) + tuple(spec.shape)) for spec in config.inputs)
+        expected = f"; model '{config.name}' takes {wanted}"
+    return InputShapeError(f"training batch {batch} does not fit the network or the loss: "
+                           f"{reason}. Inputs {shapes}, targets {targets}{expected}; check "
+                           f"the loader's shapes (and layout) against the model's input")
 
 
 def _as_tuple(value):
