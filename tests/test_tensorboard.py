@@ -32,8 +32,9 @@ def test_epoch_scalars_equal_history(tmp_path, mnist_split):
 
     history = _train(tmp_path, mnist_split)
     scalars = read_scalars(tmp_path)
-    assert set(scalars) == {"epoch_loss", "epoch_acc", "epoch_val_acc", "epoch_learning_rate"}
-    for key in ("loss", "acc", "val_acc"):
+    assert set(scalars) == {"epoch_loss", "epoch_acc", "epoch_val_loss", "epoch_val_acc",
+                            "epoch_learning_rate"}
+    for key in ("loss", "acc", "val_loss", "val_acc"):
         steps, values = zip(*scalars[f"epoch_{key}"])
         assert steps == (0, 1)
         # simple_value is a float32

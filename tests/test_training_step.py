@@ -235,3 +235,23 @@ def test_batch_that_does_not_fit_gets_one_clear_error(case, fused):
     assert "batch 0" in msg and str(tuple(X.shape)) in msg and str(tuple(y.shape)) in msg
     assert "model 'lenet5' takes ('N', 1, 28, 28)" in msg and "Shape inconsistent" in msg
     assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_validation_reports_loss_for_every_model_and_accuracy_for_classifiers():
+    from gluon_dl.training import EarlyStopping, validate
+
+    net, xs, ys, loss = _setup("seq2seq_gru")
+    batch = [(xs, ys)]
+    stop = EarlyStopping("val_loss", patience=1)
+    hist = fit(net, batch, 3, loss=loss, val_iter=batch, optimizer="adam", lr=5e-3,
+               callbacks=[stop], progress=False)
+    h = hist.history
+    assert "val_acc" not in h and "acc" not in h and len(h["val_loss"]) == 3
+    assert h["val_loss"][-1] < h["val_loss"][0]  # the same batch: validation follows training
+    np.testing.assert_allclose(validate(net, batch, loss)["val_loss"],
+                               float(loss(net(*xs), *ys).mean().asscalar()), rtol=1e-5)
+
+    clf, cx, cy, closs = _setup("lenet5")
+    logs = validate(clf, [(cx[0], cy[0])], closs)
+    want = float((clf(cx[0]).argmax(axis=1) == cy[0]).mean().asscalar())
+    assert logs["val_acc"] == pytest.approx(want) and logs["val_loss"] > 0

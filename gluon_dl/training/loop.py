@@ -84,7 +84,8 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     update_on_kvstore : bool, optional
         Let the KVStore run the optimizer (MXNet's default for most stores).
     val_iter : iterable of (X, y), optional
-        Evaluated after every epoch (``val_acc`` in the logs).
+        Evaluated after every epoch: ``val_loss`` in the logs, and
+        ``val_acc`` when the outputs are class scores.
     callbacks : list of Callback, optional
     progress : bool
         Show a progress bar.
@@ -105,7 +106,8 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     Returns
     -------
     History
-        ``history.history`` maps ``loss``, ``acc`` (and ``val_acc``) to per-epoch values.
+        ``history.history`` maps ``loss``, ``acc`` (and ``val_loss``, ``val_acc``) to
+        per-epoch values; ``acc`` and ``val_acc`` only for classifiers.
     """
     import mxnet as mx
     from mxnet import gluon
@@ -161,7 +163,7 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         if state.correct >= 0:
             logs["acc"] = state.correct / max(state.seen, 1)
         if val_iter is not None:
-            logs["val_acc"] = evaluate_accuracy(net, val_iter, ctxs)
+            logs.update(validate(net, val_iter, loss, ctxs))
         cbs.on_epoch_end(epoch, logs)
         if state.stop_training:
             break
@@ -422,6 +424,34 @@ def predict(net, data_iter, ctx=None):
     ctx = as_contexts(ctx)[0]
     outs = [net(*_on(X, ctx)).asnumpy() for X, _ in data_iter]
     return np.concatenate(outs) if outs else np.zeros((0,))
+
+
+def validate(net, data_iter, loss=None, ctx=None):
+    """Mean loss (``val_loss``) and, for class scores, top-1 accuracy (``val_acc``).
+
+    Batches are ``(X, y)`` as in :func:`fit`; the network runs in inference
+    mode (no dropout, BatchNorm's running statistics).
+    """
+    import mxnet as mx
+    from mxnet import gluon
+
+    ctx = as_contexts(ctx)[0]
+    loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
+    total, correct, seen, classify = 0.0, 0, 0, True
+    for X, y in data_iter:
+        out = net(*_on(X, ctx))
+        ys = _on(y, ctx)
+        total += float(loss(out, *ys).sum().asscalar())
+        classify = (classify and isinstance(out, mx.nd.NDArray) and out.ndim == 2
+                    and len(ys) == 1 and ys[0].ndim == 1)
+        if classify:
+            correct += int((out.argmax(axis=1).astype("int64") ==
+                            ys[0].astype("int64")).sum().asscalar())
+        seen += _batch_size(X)
+    logs = {"val_loss": total / max(seen, 1)}
+    if classify and seen:
+        logs["val_acc"] = correct / seen
+    return logs
 
 
 def evaluate_accuracy(net, data_iter, ctx=None):
