@@ -255,3 +255,19 @@ def test_validation_reports_loss_for_every_model_and_accuracy_for_classifiers():
     logs = validate(clf, [(cx[0], cy[0])], closs)
     want = float((clf(cx[0]).argmax(axis=1) == cy[0]).mean().asscalar())
     assert logs["val_acc"] == pytest.approx(want) and logs["val_loss"] > 0
+
+
+def test_two_contexts_match_one_for_a_multi_input_model():
+    """Every input and target is split across the contexts; the result equals one context."""
+    results = []
+    for ctx in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
+        net, xs, ys, loss = _setup("seq2seq_attention")
+        hist = fit(net, [(xs, ys)], 3, loss=loss, optimizer="sgd", lr=0.1, ctx=ctx,
+                   progress=False)
+        params = {k: p.data(ctx[0]).asnumpy() for k, p in net._collect_params_with_prefix().items()}
+        results.append((params, hist.history["loss"]))
+    (one, loss_one), (two, loss_two) = results
+    np.testing.assert_allclose(loss_two, loss_one, rtol=1e-5)
+    assert loss_one[-1] < loss_one[0]
+    for k in one:
+        np.testing.assert_allclose(two[k], one[k], rtol=1e-5, atol=1e-6, err_msg=k)
