@@ -167,3 +167,26 @@ def _listify(v):
 
 def _tuplify(v):
     return tuple(_tuplify(x) for x in v) if isinstance(v, list) else v
+
+
+def token_config(name, num_steps, vocab_size, **fields):
+    """The config of a model whose (first) input is ``(N, num_steps)`` int32 token ids.
+
+    Ids lie in ``[0, vocab_size)``; ``fields`` are the other ModelConfig fields.
+    Multi-input blocks take their inputs as Gluon's ``export()`` names them,
+    ``data0, data1, ...``: pass ``input_name="data0"`` and the rest as
+    ``extra_inputs`` (see :func:`token_input` and :func:`valid_length_input`).
+    """
+    return ModelConfig(name=name, input_shape=(num_steps,), layout="NT", input_dtype="int32",
+                       input_range=(0, vocab_size), **fields)
+
+
+def token_input(name, num_steps, vocab_size):
+    """An extra input of ``(N, num_steps)`` token ids in ``[0, vocab_size)``."""
+    return InputSpec(name, (num_steps,), "int32", (0, vocab_size))
+
+
+def valid_length_input(name, num_steps):
+    """An extra input of ``(N,)`` valid lengths in ``[1, num_steps]``."""
+    return InputSpec(name, (), "int32", (1, num_steps + 1))
+

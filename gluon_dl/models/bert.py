@@ -19,7 +19,7 @@ The masked LM's decoder is not tied to the token embedding, as in d2l.
 """
 from mxnet.gluon import nn
 
-from ._config import InputSpec, ModelConfig
+from ._config import InputSpec, token_config, valid_length_input
 from ._registry import register_model
 from .transformer import TransformerEncoderBlock
 
@@ -135,17 +135,11 @@ class BERTModel(nn.HybridBlock):
 
 def _config(name, seq_len=16, num_preds=3):
     vocab = BERT_SPECS[name]["vocab_size"]
-    return ModelConfig(
-        name=name,
-        input_shape=(seq_len,),
-        layout="NT",
-        input_dtype="int32",
-        input_range=(0, vocab),
-        input_name="data0",
-        # Gluon's export() names a multi-input block's inputs data0, data1, ...:
-        # data1 = segments, data2 = valid lengths, data3 = masked-LM positions.
+    # data0 = tokens, data1 = segments, data2 = valid lengths, data3 = masked-LM positions
+    return token_config(
+        name, seq_len, vocab, input_name="data0",
         extra_inputs=(InputSpec("data1", (seq_len,), "int32", (0, 2)),
-                      InputSpec("data2", (), "int32", (1, seq_len + 1)),
+                      valid_length_input("data2", seq_len),
                       InputSpec("data3", (num_preds,), "int32", (0, seq_len))),
         task="pretraining",
         paper="Devlin et al. 2019, BERT: Pre-training of Deep Bidirectional Transformers "

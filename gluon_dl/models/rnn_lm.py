@@ -15,7 +15,7 @@ the encoder of many taggers).
 """
 from mxnet.gluon import nn, rnn
 
-from ._config import ModelConfig
+from ._config import token_config
 from ._registry import register_model
 
 __all__ = ["RNNLM", "StackedRNN", "lm_spec"]
@@ -46,9 +46,9 @@ def _config(name):
     paper = _PAPERS[cell]
     if bidirectional:
         paper += "; Schuster & Paliwal 1997, Bidirectional recurrent neural networks"
-    return ModelConfig(name=name, input_shape=(NUM_STEPS,), layout="NT", input_dtype="int32",
-                       input_range=(0, VOCAB_SIZE), num_classes=VOCAB_SIZE,
-                       test_input_shape=(TEST_STEPS,), task="language-model", paper=paper, lesson=lesson)
+    return token_config(name, NUM_STEPS, VOCAB_SIZE, num_classes=VOCAB_SIZE,
+                        test_input_shape=(TEST_STEPS,), task="language-model", paper=paper,
+                        lesson=lesson)
 
 
 class StackedRNN(nn.HybridBlock):

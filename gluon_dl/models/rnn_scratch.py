@@ -15,7 +15,7 @@ selects the second form, which then equals ``gluon.rnn.GRU`` exactly.
 from mxnet import init
 from mxnet.gluon import nn
 
-from ._config import ModelConfig
+from ._config import token_config
 from ._registry import register_model
 
 __all__ = ["ScratchRNNLM", "gru_scratch_lm", "lstm_scratch_lm", "rnn_scratch_lm",
@@ -36,9 +36,8 @@ VOCAB_SIZE, NUM_STEPS, NUM_HIDDENS = 28, 16, 64
 
 def _config(cell):
     _, paper, lesson = scratch_spec[cell]
-    return ModelConfig(name=f"{cell}_scratch_lm", input_shape=(NUM_STEPS,), layout="NT",
-                       input_dtype="int32", input_range=(0, VOCAB_SIZE), num_classes=VOCAB_SIZE,
-                       task="language-model", paper=paper, lesson=lesson)
+    return token_config(f"{cell}_scratch_lm", NUM_STEPS, VOCAB_SIZE, num_classes=VOCAB_SIZE,
+                        task="language-model", paper=paper, lesson=lesson)
 
 
 class ScratchRNNLM(nn.HybridBlock):

@@ -15,7 +15,7 @@ lengths, which exports.
 import numpy as np
 from mxnet.gluon import nn, rnn
 
-from ._config import InputSpec, ModelConfig
+from ._config import token_config, token_input, valid_length_input
 from ._registry import register_model
 from .layers.attention import AdditiveAttention
 from .rnn_lm import StackedRNN
@@ -36,14 +36,12 @@ seq2seq_spec = {
 
 
 def _config(name):
-    # Gluon's export() names the inputs of a multi-input block data0, data1, ...:
-    # data0 = source tokens, data1 = decoder input tokens, data2 = source valid lengths.
     _, paper, lesson = seq2seq_spec[name]
-    return ModelConfig(
-        name=name, input_shape=(NUM_STEPS,), layout="NT", input_dtype="int32",
-        input_range=(0, VOCAB_SIZE), input_name="data0", num_classes=VOCAB_SIZE,
-        extra_inputs=(InputSpec("data1", (NUM_STEPS,), "int32", (0, VOCAB_SIZE)),
-                      InputSpec("data2", (), "int32", (1, NUM_STEPS + 1))),
+    return token_config(
+        name, NUM_STEPS, VOCAB_SIZE, num_classes=VOCAB_SIZE,
+        input_name="data0",  # data0 = source, data1 = decoder input, data2 = source valid lengths
+        extra_inputs=(token_input("data1", NUM_STEPS, VOCAB_SIZE),
+                      valid_length_input("data2", NUM_STEPS)),
         task="seq2seq", paper=paper, lesson=lesson)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from mxnet import nd
 from mxnet.gluon import nn
 
-from ._config import InputSpec, ModelConfig
+from ._config import token_config, token_input, valid_length_input
 from ._registry import register_model
 from .layers.attention import MultiHeadAttention
 
@@ -332,17 +332,10 @@ def greedy_translate(net, src, src_valid_len, max_len, bos=BOS, eos=EOS):
 
 
 def _config(name, vocab=100, seq_len=10):
-    # Gluon's export() names the inputs of a multi-input block data0, data1, ...:
-    # data0 = source tokens, data1 = decoder input tokens, data2 = source valid lengths.
-    return ModelConfig(
-        name=name,
-        input_shape=(seq_len,),
-        layout="NT",
-        input_dtype="int32",
-        input_range=(0, vocab),
-        input_name="data0",
-        extra_inputs=(InputSpec("data1", (seq_len,), "int32", (0, vocab)),
-                      InputSpec("data2", (), "int32", (1, seq_len + 1))),
+    return token_config(
+        name, seq_len, vocab,
+        input_name="data0",  # data0 = source, data1 = decoder input, data2 = source valid lengths
+        extra_inputs=(token_input("data1", seq_len, vocab), valid_length_input("data2", seq_len)),
         task="seq2seq",
         paper="Vaswani et al. 2017, Attention Is All You Need",
         lesson="Attention mechanisms: the Transformer (machine translation)",
