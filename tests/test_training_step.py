@@ -271,3 +271,12 @@ def test_two_contexts_match_one_for_a_multi_input_model():
     assert loss_one[-1] < loss_one[0]
     for k in one:
         np.testing.assert_allclose(two[k], one[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_evaluate_accuracy_refuses_outputs_that_are_not_class_scores():
+    from gluon_dl.errors import GluonDLError
+    from gluon_dl.training import evaluate_accuracy
+
+    net, xs, ys, _ = _setup("gru_lm")
+    with pytest.raises(GluonDLError, match="class scores.*validate"):
+        evaluate_accuracy(net, [(xs[0], ys[0])])

@@ -432,24 +432,12 @@ def validate(net, data_iter, loss=None, ctx=None):
     Batches are ``(X, y)`` as in :func:`fit`; the network runs in inference
     mode (no dropout, BatchNorm's running statistics).
     """
-    import mxnet as mx
     from mxnet import gluon
 
-    ctx = as_contexts(ctx)[0]
-    loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
-    total, correct, seen, classify = 0.0, 0, 0, True
-    for X, y in data_iter:
-        out = net(*_on(X, ctx))
-        ys = _on(y, ctx)
-        total += float(loss(out, *ys).sum().asscalar())
-        classify = (classify and isinstance(out, mx.nd.NDArray) and out.ndim == 2
-                    and len(ys) == 1 and ys[0].ndim == 1)
-        if classify:
-            correct += int((out.argmax(axis=1).astype("int64") ==
-                            ys[0].astype("int64")).sum().asscalar())
-        seen += _batch_size(X)
+    total, correct, seen = _evaluate(net, data_iter, ctx,
+                                     loss or gluon.loss.SoftmaxCrossEntropyLoss())
     logs = {"val_loss": total / max(seen, 1)}
-    if classify and seen:
+    if correct is not None and seen:
         logs["val_acc"] = correct / seen
     return logs
 
@@ -459,14 +447,32 @@ def evaluate_accuracy(net, data_iter, ctx=None):
 
     Defined for the lesson on softmax regression; used by every classifier since.
     """
+    _, correct, seen = _evaluate(net, data_iter, ctx)
+    if correct is None:
+        raise GluonDLError("evaluate_accuracy needs class scores (N, classes) and labels (N,); "
+                           "use validate(net, data, loss) for other outputs")
+    return correct / max(seen, 1)
+
+
+def _evaluate(net, data_iter, ctx, loss=None):
+    """Loss sum (0 without ``loss``), top-1 hits (None unless class scores) and samples."""
+    import mxnet as mx
+
     ctx = as_contexts(ctx)[0]
-    correct, seen = 0, 0
+    total, correct, seen = 0.0, 0, 0
     for X, y in data_iter:
         out = net(*_on(X, ctx))
-        correct += int((out.argmax(axis=1).astype("int64") ==
-                        y.as_in_context(ctx).astype("int64")).sum().asscalar())
+        ys = _on(y, ctx)
+        if loss is not None:
+            total += float(loss(out, *ys).sum().asscalar())
+        if correct is not None and isinstance(out, mx.nd.NDArray) and out.ndim == 2 \
+                and len(ys) == 1 and ys[0].ndim == 1:
+            correct += int((out.argmax(axis=1).astype("int64") ==
+                            ys[0].astype("int64")).sum().asscalar())
+        else:
+            correct = None
         seen += _batch_size(X)
-    return correct / max(seen, 1)
+    return total, correct, seen
 
 
 def _on(X, ctx):
