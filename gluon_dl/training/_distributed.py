@@ -29,12 +29,19 @@ def horovod(kvstore, trainer):
     return hvd
 
 
-def horovod_context(hvd):
-    """This process's device: GPU ``local_rank`` when there are GPUs, else the CPU."""
+def horovod_contexts(hvd, ctx):
+    """This process's one context: ``ctx``, or GPU ``local_rank`` (CPU without GPUs)."""
     import mxnet as mx
 
-    gpus = mx.context.num_gpus()
-    return mx.gpu(hvd.local_rank() % gpus) if gpus else mx.cpu()
+    if ctx is None:
+        gpus = mx.context.num_gpus()
+        return [mx.gpu(hvd.local_rank() % gpus) if gpus else mx.cpu()]
+    ctxs = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    if len(ctxs) != 1:
+        raise GluonDLError(f"kvstore='horovod' trains one context per process, got {len(ctxs)} "
+                           f"({ctxs}): start one process per device with horovodrun and pass "
+                           f"ctx=mx.gpu(hvd.local_rank()) (or nothing)")
+    return ctxs
 
 
 def materialize(net, batches, ctx):

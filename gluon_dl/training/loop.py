@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import GluonDLError, InputShapeError
 from . import amp as _amp
-from ._distributed import global_batch, horovod, horovod_context, materialize
+from ._distributed import global_batch, horovod, horovod_contexts, materialize
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 
 
@@ -113,11 +113,7 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     from mxnet import gluon
 
     hvd = horovod(kvstore, trainer)
-    ctxs = as_contexts(ctx if ctx is not None or hvd is None else horovod_context(hvd))
-    if hvd is not None and len(ctxs) != 1:
-        raise GluonDLError(f"kvstore='horovod' trains one context per process, got {len(ctxs)} "
-                           f"({ctxs}): start one process per device with horovodrun and pass "
-                           f"ctx=mx.gpu(hvd.local_rank()) (or nothing)")
+    ctxs = as_contexts(ctx) if hvd is None else horovod_contexts(hvd, ctx)
     _amp.check_amp(amp, ctxs, update_on_kvstore)
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     _ensure_initialized(net, ctxs)
