@@ -259,7 +259,10 @@ def _split(value, ctxs):
 
 @functools.lru_cache(maxsize=None)
 def _train_graph_class():
+    import mxnet as mx
     from mxnet import gluon
+
+    from . import _channel_pad
 
     class TrainGraph(gluon.HybridBlock):
         """``net`` + ``loss`` + the step's metrics as one hybridized graph.
@@ -270,13 +273,17 @@ def _train_graph_class():
         cached-op call per device replaces the network's call, the loss's
         half-dozen imperative operators and the metric operators; on a network
         as small as LeNet-5 those calls cost as much as the convolutions.  The
-        block owns no parameters: it shares ``net``'s.
+        block owns no parameters: it shares ``net``'s.  With ``pad_channels``
+        (CPU), narrow convolution stages run padded to oneDNN's channel block
+        (see ``_channel_pad``); the values are the same.
         """
 
-        def __init__(self, net, loss, num_inputs, classify):
+        def __init__(self, net, loss, input_shapes, classify, pad_channels=False):
             super().__init__(prefix="train_graph_")
             self.net, self.loss = net, loss
-            self.num_inputs, self.classify = num_inputs, classify
+            self.input_shapes = input_shapes  # the first batch's: inputs, then targets
+            self.num_inputs, self.classify = len(input_shapes[0]), classify
+            self.pad_channels = pad_channels
 
         def hybrid_forward(self, F, *args):
             xs, ys = args[:self.num_inputs], args[self.num_inputs:]
@@ -287,7 +294,12 @@ def _train_graph_class():
                 hits = F.sum(F.cast(F.argmax(out, axis=1), "float32") ==
                              F.cast(ys[0], "float32"))
                 parts.append(hits.reshape((1,)))
-            return losses, F.concat(*parts, dim=0)
+            metrics = F.concat(*parts, dim=0)
+            if self.pad_channels and F is mx.sym:
+                shapes = dict(zip([a.name for a in args], sum(self.input_shapes, ())))
+                padded = _channel_pad.pad_channels(mx.sym.Group([losses, metrics]), shapes)
+                losses, metrics = padded[0], padded[1]
+            return losses, metrics
 
     return TrainGraph
 
@@ -311,7 +323,9 @@ def _build_train_graph(net, loss, xs, ys):
     if ranks is None:
         return None
     classify = ranks == [2] and len(ys) == 1 and ys[0].ndim == 1
-    graph = _train_graph_class()(net, loss, len(xs), classify)
+    on_cpu = xs[0][0].context.device_type == "cpu"
+    shapes = (tuple(x.shape for x in xs), tuple(y.shape for y in ys))
+    graph = _train_graph_class()(net, loss, shapes, classify, pad_channels=on_cpu)
     graph.hybridize(static_alloc=True, static_shape=True)
     return graph
 
