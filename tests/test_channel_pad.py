@@ -142,3 +142,43 @@ def test_fit_trains_lenet_through_the_padded_graph_on_cpu(initialized):
     for p, ref in zip(net.collect_params().values(), ref_net.collect_params().values()):
         np.testing.assert_allclose(p.grad().asnumpy(), ref.grad().asnumpy(),
                                    rtol=1e-4, atol=1e-6, err_msg=p.name)
+
+
+class _Cast(gluon.HybridBlock):
+    """LeNet's first stages with the casts mixed precision puts around each layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2D(6, 5, padding=2, activation="relu")
+        self.conv2 = nn.Conv2D(16, 5)
+
+    def hybrid_forward(self, F, x):
+        h = F.Pooling(self.conv1(F.amp_cast(x, dtype="float32")), kernel=(2, 2),
+                      stride=(2, 2), pool_type="max")
+        return self.conv2(F.amp_cast(h, dtype="float32"))
+
+
+def test_mixed_precision_casts_survive_and_carry_the_padding():
+    net, x = _build(_Cast)
+    sym = net(mx.sym.var("data"))
+    padded = pad_channels(sym, {"data": x.shape})
+    ops = [n["op"] for n in json.loads(padded.tojson(remove_amp_cast=False))["nodes"]]
+    assert ops.count("amp_cast") == 2 and "slice_axis" in ops
+    assert _convolutions(padded) == ([8, 16], False)  # the cast passed the padding on
+    np.testing.assert_allclose(_run(padded, net, x)[0], _run(sym, net, x)[0], rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_padding_is_used_on_cpus_without_avx512(monkeypatch):
+    from gluon_dl.training import _channel_pad
+
+    assert _channel_pad.worthwhile({"sse4_2", "avx", "avx2", "fma"})
+    assert not _channel_pad.worthwhile({"avx2", "avx512f", "avx512bw", "avx512vl"})
+    net = get_model("lenet5")
+    net.initialize()
+    net.hybridize()
+    x, y = mx.nd.zeros((2, 1, 28, 28)), mx.nd.zeros((2,))
+    for flag in (True, False):
+        monkeypatch.setattr(_channel_pad, "worthwhile", lambda flag=flag: flag)
+        graph = _build_train_graph(net, gluon.loss.SoftmaxCrossEntropyLoss(), (x,), (y,))
+        assert graph.pad_channels is flag

@@ -16,7 +16,8 @@ channel-wise operators (activations, pooling), and either the next
 convolution gets zero input weights for them or, before any other operator,
 they are sliced off.  The parameters keep their shapes; the extra channels
 add nothing to any output or gradient.  ``fit`` applies it to the fused
-training graph on CPU only, so exported and inference graphs never change.
+training graph on CPUs without AVX-512 only (:func:`worthwhile`), so exported
+and inference graphs never change.
 """
 import json
 
@@ -24,9 +25,21 @@ BLOCK = 8
 
 # Operators that treat every channel alike and independently, so padded
 # channels may pass through them (LeakyReLU only without learned or random
-# slopes).
-_ELEMENTWISE = {"Activation", "relu", "sigmoid", "tanh", "softsign", "erf"}
+# slopes; the casts are what mixed precision inserts between layers).
+_ELEMENTWISE = {"Activation", "relu", "sigmoid", "tanh", "softsign", "erf", "amp_cast", "Cast"}
 _LEAKY_TYPES = {"leaky", "elu", "selu", "gelu"}
+
+
+def worthwhile(flags=None):
+    """Whether padding pays on this CPU: yes without AVX-512.
+
+    oneDNN's AVX-512 pooling runs plain NCHW input in a JIT kernel, so there
+    the reference kernel never runs; padding LeNet-5 to 8 channels (half an
+    AVX-512 block) made its training step slower on a Sapphire Rapids Xeon.
+    """
+    from .amp import cpu_flags
+
+    return "avx512f" not in (cpu_flags() if flags is None else flags)
 
 
 def pad_channels(sym, input_shapes, block=BLOCK):
@@ -41,7 +54,7 @@ def pad_channels(sym, input_shapes, block=BLOCK):
     """
     import mxnet as mx
 
-    graph = json.loads(sym.tojson())
+    graph = json.loads(sym.tojson(remove_amp_cast=False))  # keep mixed precision's casts
     nodes = graph["nodes"]
     targets = _convolutions_to_pad(nodes, block)
     if not targets:

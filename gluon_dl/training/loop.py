@@ -274,8 +274,8 @@ def _train_graph_class():
         half-dozen imperative operators and the metric operators; on a network
         as small as LeNet-5 those calls cost as much as the convolutions.  The
         block owns no parameters: it shares ``net``'s.  With ``pad_channels``
-        (CPU), narrow convolution stages run padded to oneDNN's channel block
-        (see ``_channel_pad``); the values are the same.
+        (CPUs without AVX-512), narrow convolution stages run padded to
+        oneDNN's channel block (see ``_channel_pad``); the values are the same.
         """
 
         def __init__(self, net, loss, input_shapes, classify, pad_channels=False):
@@ -315,6 +315,8 @@ def _build_train_graph(net, loss, xs, ys):
     import mxnet as mx
     from mxnet import gluon
 
+    from . import _channel_pad
+
     if not (isinstance(net, gluon.HybridBlock) and isinstance(loss, gluon.HybridBlock)
             and getattr(net, "_active", False)
             and all(isinstance(a, mx.nd.NDArray) for a in xs + ys)):
@@ -323,9 +325,9 @@ def _build_train_graph(net, loss, xs, ys):
     if ranks is None:
         return None
     classify = ranks == [2] and len(ys) == 1 and ys[0].ndim == 1
-    on_cpu = xs[0][0].context.device_type == "cpu"
+    pad = xs[0].context.device_type == "cpu" and _channel_pad.worthwhile()
     shapes = (tuple(x.shape for x in xs), tuple(y.shape for y in ys))
-    graph = _train_graph_class()(net, loss, shapes, classify, pad_channels=on_cpu)
+    graph = _train_graph_class()(net, loss, shapes, classify, pad_channels=pad)
     graph.hybridize(static_alloc=True, static_shape=True)
     return graph
 
