@@ -42,8 +42,10 @@ VARIANTS = {
     "fit": {},
     "net and loss called separately": {"fuse": False},
     "no channel padding": {"pad": False},
-    "hybridize()": {"hybridize": "default"},
-    "optimize_for(MKLDNN)": {"hybridize": "mkldnn"},
+    # fit's graph re-traces the network, so how the network itself is hybridized
+    # only shows when network and loss are called separately
+    "separate calls, hybridize()": {"hybridize": "default", "fuse": False},
+    "separate calls, optimize_for(MKLDNN)": {"hybridize": "mkldnn", "fuse": False},
     "sync every 50 steps": {"step": "nosync"},
     "OMP_WAIT_POLICY=PASSIVE": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}},
     "MXNET_CPU_WORKER_NTHREADS=2": {"env": {"MXNET_CPU_WORKER_NTHREADS": "2"}},
