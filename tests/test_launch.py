@@ -70,9 +70,9 @@ def test_dist_sync_equals_single_process(tmp_path, kvstore):
 def test_dist_async_trains(tmp_path):
     """Asynchronous updates don't equal a single process, but they train.
 
-    Stale momentum updates make dist_async timing-dependent: at the example's
-    lr 0.05 the accuracy swung from 49% (busy host) to 86%; at 0.02 it stays
-    near 90%.
+    Stale momentum updates make dist_async timing-dependent: at lr 0.05 the
+    accuracy swung from 49% (busy host) to 86%; at 0.02 (the example's
+    default) it stays near 90%.
     """
     proc = gluon_dl("launch", "-n", 2, "-s", 1, "--", sys.executable, EXAMPLE,
                     "--out", tmp_path / "async", "--epochs", 2, "--kvstore", "dist_async",
