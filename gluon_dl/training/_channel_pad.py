@@ -163,16 +163,14 @@ class _Rewriter:
         node = dict(node, attrs=dict(node.get("attrs", {})))
         inputs = [tuple(e[:2]) for e in node["inputs"]]
         padded_in = self.padded.get(inputs[0]) if inputs else None
+        if padded_in and not (_is_channelwise(node) or _pads_input(node)):
+            padded_in = None  # this operator gets the original channels
+        first = [padded_in[0]] if padded_in else [self._plain(e) for e in inputs[:1]]
+        node["inputs"] = first + [self._plain(e) for e in inputs[1:]]
         if padded_in and _is_channelwise(node):  # padding flows through
-            node["inputs"] = [padded_in[0]] + [self._plain(e) for e in inputs[1:]]
             self.padded[(nid, 0)] = (self._emit(node), padded_in[1])
             return
-        if padded_in and _pads_input(node):  # zero weights for the padded inputs
-            node["inputs"] = [padded_in[0]] + [self._plain(e) for e in inputs[1:]]
-            pad_in = self._rounded(padded_in[1]) - padded_in[1]
-        else:
-            node["inputs"] = [self._plain(e) for e in inputs]
-            pad_in = 0
+        pad_in = self._rounded(padded_in[1]) - padded_in[1] if padded_in else 0  # zero weights
         if nid in self.targets:
             channels = int(_attr(node, "num_filter"))
             self._pad_weights(node, pad_in, self._rounded(channels) - channels)

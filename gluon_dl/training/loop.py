@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from ..errors import GluonDLError, InputShapeError
+from . import _channel_pad
 from . import amp as _amp
 from ._distributed import global_batch, horovod, horovod_contexts, materialize
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
@@ -262,8 +263,6 @@ def _train_graph_class():
     import mxnet as mx
     from mxnet import gluon
 
-    from . import _channel_pad
-
     class TrainGraph(gluon.HybridBlock):
         """``net`` + ``loss`` + the step's metrics as one hybridized graph.
 
@@ -314,8 +313,6 @@ def _build_train_graph(net, loss, xs, ys):
     """
     import mxnet as mx
     from mxnet import gluon
-
-    from . import _channel_pad
 
     if not (isinstance(net, gluon.HybridBlock) and isinstance(loss, gluon.HybridBlock)
             and getattr(net, "_active", False)
