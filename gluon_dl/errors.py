@@ -1,8 +1,14 @@
 """Errors that gluon-dl raises on bad input.
 
 Every error names what was wrong (file, shape, layer, operator) and what to
-do about it, so the CLI can print it as one line.  This module imports
-nothing but the standard library: the edge runtime uses it too.
+do about it, so the CLI can print it as one line and exit 1.  Anything a user
+can cause (a bad argument, file, array or command) raises a class of this
+family; a ``ValueError`` or ``TypeError`` from deep inside reads as a bug.
+
+Classes that replace a built-in exception also derive from it (an
+:class:`ArgumentError` is a ``ValueError``), so callers that caught the
+built-in keep working.  This module imports nothing but the standard
+library: the edge runtime uses it too.
 """
 
 
@@ -10,16 +16,38 @@ class GluonDLError(Exception):
     """Base class of every error gluon-dl raises on purpose."""
 
 
+class ArgumentError(GluonDLError, ValueError):
+    """An argument of a gluon-dl function or command is invalid (a value, a name, a range)."""
+
+
+class UnknownNameError(ArgumentError, KeyError):
+    """A name (model, backend, data set, format) that no registry holds.
+
+    The message lists the close matches.
+    """
+
+    def __str__(self):  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
 class MissingDependencyError(GluonDLError, ImportError):
     """An optional dependency (an extra of the package) is not installed."""
 
 
 class ModelFileError(GluonDLError):
-    """A model file is missing, truncated, corrupt or of an unknown format."""
+    """A model or checkpoint file is missing, truncated, corrupt or of an unknown format."""
+
+
+class IntegrityError(ModelFileError):
+    """A file's SHA-256 differs from the one recorded when it was written."""
 
 
 class InputShapeError(GluonDLError, ValueError):
     """An input array does not have the shape or dtype a model expects."""
+
+
+class NonFiniteError(GluonDLError, FloatingPointError):
+    """NaN or Inf where finite numbers are needed: inputs, gradients or parameters."""
 
 
 class DataError(GluonDLError):
@@ -27,7 +55,7 @@ class DataError(GluonDLError):
 
 
 class OutputExistsError(GluonDLError, FileExistsError):
-    """An output would overwrite earlier results without permission."""
+    """An output would overwrite earlier results, or files gluon-dl did not write."""
 
 
 class ConversionError(GluonDLError):
@@ -36,3 +64,7 @@ class ConversionError(GluonDLError):
 
 class VerificationError(GluonDLError):
     """An exported artifact disagrees with the model it was exported from."""
+
+
+class LaunchError(GluonDLError):
+    """A distributed job could not be started (host list, command, launcher)."""
