@@ -17,6 +17,8 @@ Embeddings are the sum of token, segment and learned position embeddings,
 then layer-normalized (as in the paper's code); encoder blocks use GELU.
 The masked LM's decoder is not tied to the token embedding, as in d2l.
 """
+import functools
+
 from mxnet.gluon import nn
 
 from ._config import InputSpec, token_config, valid_length_input
@@ -133,8 +135,12 @@ class BERTModel(nn.HybridBlock):
         return encoded, mlm_logits, self.nsp(self.pooler(cls))
 
 
-def _config(name, seq_len=16, num_preds=3):
-    vocab = BERT_SPECS[name]["vocab_size"]
+SEQ_LEN, NUM_PREDS = 16, 3  # the deployment shape: tokens per sequence, masked positions
+
+
+def _config(name, vocab_size=None, **_):
+    vocab = vocab_size or BERT_SPECS[name]["vocab_size"]
+    seq_len, num_preds = SEQ_LEN, NUM_PREDS
     # data0 = tokens, data1 = segments, data2 = valid lengths, data3 = masked-LM positions
     return token_config(
         name, seq_len, vocab, input_name="data0",
@@ -155,7 +161,7 @@ def get_bert(spec="bert_small", **kwargs):
     return BERTModel(**{**BERT_SPECS[spec], **kwargs})
 
 
-@register_model(config=_config("bert_small"))
+@register_model(config=functools.partial(_config, "bert_small"))
 def bert_small(config=None, **kwargs):
     """A 2-layer, 64-wide BERT for the course's pretraining lesson."""
     return get_bert("bert_small", **kwargs)

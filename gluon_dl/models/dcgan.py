@@ -20,6 +20,7 @@ primitive descriptor for a reorder primitive").
 """
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 
@@ -36,7 +37,7 @@ LATENT_DIM = 64
 PAPER = "Radford et al. 2016, Unsupervised representation learning with deep convolutional GANs"
 LESSON = "Generative adversarial networks: DCGAN"
 
-GENERATOR_CONFIG = ModelConfig(
+GENERATOR_CONFIG = ModelConfig(  # a latent vector in, whatever the image size and channels
     name="dcgan_generator",
     input_shape=(LATENT_DIM,),
     layout="NC",
@@ -46,21 +47,25 @@ GENERATOR_CONFIG = ModelConfig(
     lesson=LESSON,
 )
 
-DISCRIMINATOR_CONFIG = ModelConfig(
-    name="dcgan_discriminator",
-    input_shape=(1, 28, 28),
-    layout="NCHW",
-    mean=(0.5,),
-    std=(0.5,),
-    task="gan-discriminator",  # one real-vs-fake logit per image
-    paper=PAPER,
-    lesson=LESSON,
-)
+
+def discriminator_config(image_size=28, **_):
+    """The discriminator's config: ``1 x image_size x image_size`` images in [-1, 1]."""
+    _spec(image_size)
+    return ModelConfig(
+        name="dcgan_discriminator",
+        input_shape=(1, image_size, image_size),
+        layout="NCHW",
+        mean=(0.5,),
+        std=(0.5,),
+        task="gan-discriminator",  # one real-vs-fake logit per image
+        paper=PAPER,
+        lesson=LESSON,
+    )
 
 
 def _spec(image_size):
     if image_size not in DCGAN_SPECS:
-        raise ValueError(f"DCGAN supports image sizes {sorted(DCGAN_SPECS)}, got {image_size}")
+        raise ArgumentError(f"DCGAN supports image_size {sorted(DCGAN_SPECS)}, got {image_size!r}")
     return DCGAN_SPECS[image_size]
 
 
@@ -127,7 +132,7 @@ def dcgan_generator(image_size=28, channels=1, width=64, config=None, **kwargs):
     return DCGANGenerator(image_size=image_size, channels=channels, width=width, **kwargs)
 
 
-@register_model(config=DISCRIMINATOR_CONFIG)
+@register_model(config=discriminator_config)
 def dcgan_discriminator(image_size=28, width=64, config=None, **kwargs):
     """DCGAN discriminator for 28x28 grayscale digits."""
     return DCGANDiscriminator(image_size=image_size, width=width, **kwargs)

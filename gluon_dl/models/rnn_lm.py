@@ -13,6 +13,8 @@ Registered names: ``{rnn,gru,lstm}_lm`` (one layer), ``{gru,lstm}_lm_deep``
 shows it cannot predict the next token, since it sees the future, but it is
 the encoder of many taggers).
 """
+import functools
+
 from mxnet.gluon import nn, rnn
 
 from ._config import token_config
@@ -41,12 +43,12 @@ lm_spec = {
 }
 
 
-def _config(name):
+def _config(name, vocab_size=VOCAB_SIZE, **_):
     cell, _, bidirectional, lesson = lm_spec[name]
     paper = _PAPERS[cell]
     if bidirectional:
         paper += "; Schuster & Paliwal 1997, Bidirectional recurrent neural networks"
-    return token_config(name, NUM_STEPS, VOCAB_SIZE, num_classes=VOCAB_SIZE,
+    return token_config(name, NUM_STEPS, vocab_size, num_classes=vocab_size,
                         test_input_shape=(TEST_STEPS,), task="language-model", paper=paper,
                         lesson=lesson)
 
@@ -153,37 +155,37 @@ def _build(name, **kwargs):
     return RNNLM(cell, **kwargs)
 
 
-@register_model(config=_config("rnn_lm"))
+@register_model(config=functools.partial(_config, "rnn_lm"))
 def rnn_lm(**kwargs):
     """One-layer tanh RNN language model."""
     return _build("rnn_lm", **kwargs)
 
 
-@register_model(config=_config("gru_lm"))
+@register_model(config=functools.partial(_config, "gru_lm"))
 def gru_lm(**kwargs):
     """One-layer GRU language model."""
     return _build("gru_lm", **kwargs)
 
 
-@register_model(config=_config("lstm_lm"))
+@register_model(config=functools.partial(_config, "lstm_lm"))
 def lstm_lm(**kwargs):
     """One-layer LSTM language model."""
     return _build("lstm_lm", **kwargs)
 
 
-@register_model(config=_config("gru_lm_deep"))
+@register_model(config=functools.partial(_config, "gru_lm_deep"))
 def gru_lm_deep(**kwargs):
     """Two-layer GRU language model."""
     return _build("gru_lm_deep", **kwargs)
 
 
-@register_model(config=_config("lstm_lm_deep"))
+@register_model(config=functools.partial(_config, "lstm_lm_deep"))
 def lstm_lm_deep(**kwargs):
     """Two-layer LSTM language model."""
     return _build("lstm_lm_deep", **kwargs)
 
 
-@register_model(config=_config("lstm_lm_bidirectional"))
+@register_model(config=functools.partial(_config, "lstm_lm_bidirectional"))
 def lstm_lm_bidirectional(**kwargs):
     """One bidirectional LSTM layer; outputs see the future (course's counter-example)."""
     return _build("lstm_lm_bidirectional", **kwargs)

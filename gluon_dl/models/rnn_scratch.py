@@ -12,6 +12,8 @@ product, ``tanh(X W_xh + (R * H) W_hh + b_h)``; cuDNN and ``gluon.rnn.GRU``
 reset after it, ``tanh(X W_xh + b_h + R * (H W_hh + b_hh))``.  ``reset_after``
 selects the second form, which then equals ``gluon.rnn.GRU`` exactly.
 """
+import functools
+
 from mxnet import init
 from mxnet.gluon import nn
 
@@ -34,9 +36,9 @@ scratch_spec = {
 VOCAB_SIZE, NUM_STEPS, NUM_HIDDENS = 28, 16, 64
 
 
-def _config(cell):
+def _config(cell, vocab_size=VOCAB_SIZE, **_):
     _, paper, lesson = scratch_spec[cell]
-    return token_config(f"{cell}_scratch_lm", NUM_STEPS, VOCAB_SIZE, num_classes=VOCAB_SIZE,
+    return token_config(f"{cell}_scratch_lm", NUM_STEPS, vocab_size, num_classes=vocab_size,
                         task="language-model", paper=paper, lesson=lesson)
 
 
@@ -133,19 +135,19 @@ def _build(cell, **kwargs):
     return ScratchRNNLM(cell, **kwargs)
 
 
-@register_model(config=_config("rnn"))
+@register_model(config=functools.partial(_config, "rnn"))
 def rnn_scratch_lm(**kwargs):
     """Tanh RNN language model from scratch: ``H = tanh(X W_xh + H W_hh + b_h)``."""
     return _build("rnn", **kwargs)
 
 
-@register_model(config=_config("gru"))
+@register_model(config=functools.partial(_config, "gru"))
 def gru_scratch_lm(**kwargs):
     """GRU language model from scratch (update gate Z, reset gate R, candidate)."""
     return _build("gru", **kwargs)
 
 
-@register_model(config=_config("lstm"))
+@register_model(config=functools.partial(_config, "lstm"))
 def lstm_scratch_lm(**kwargs):
     """LSTM language model from scratch (input, forget, output gates, memory cell)."""
     return _build("lstm", **kwargs)

@@ -12,7 +12,10 @@ decoder is read at each sequence's last valid step, so padding never leaks
 into the translation.  The selection is a broadcast comparison with the valid
 lengths, which exports.
 """
+import functools
+
 import numpy as np
+
 from mxnet.gluon import nn, rnn
 
 from ._config import token_config, token_input, valid_length_input
@@ -35,13 +38,13 @@ seq2seq_spec = {
 }
 
 
-def _config(name):
+def _config(name, src_vocab=VOCAB_SIZE, tgt_vocab=VOCAB_SIZE, num_steps=NUM_STEPS, **_):
     _, paper, lesson = seq2seq_spec[name]
     return token_config(
-        name, NUM_STEPS, VOCAB_SIZE, num_classes=VOCAB_SIZE,
+        name, num_steps, src_vocab, num_classes=tgt_vocab,
         input_name="data0",  # data0 = source, data1 = decoder input, data2 = source valid lengths
-        extra_inputs=(token_input("data1", NUM_STEPS, VOCAB_SIZE),
-                      valid_length_input("data2", NUM_STEPS)),
+        extra_inputs=(token_input("data1", num_steps, tgt_vocab),
+                      valid_length_input("data2", num_steps)),
         task="seq2seq", paper=paper, lesson=lesson)
 
 
@@ -211,13 +214,13 @@ def _build(name, **kwargs):
     return Seq2Seq(attention=seq2seq_spec[name][0], **kwargs)
 
 
-@register_model(config=_config("seq2seq_gru"))
+@register_model(config=functools.partial(_config, "seq2seq_gru"))
 def seq2seq_gru(**kwargs):
     """Two-layer GRU encoder-decoder with a fixed context (Sutskever et al. 2014)."""
     return _build("seq2seq_gru", **kwargs)
 
 
-@register_model(config=_config("seq2seq_attention"))
+@register_model(config=functools.partial(_config, "seq2seq_attention"))
 def seq2seq_attention(**kwargs):
     """GRU encoder-decoder with additive attention (Bahdanau et al. 2015)."""
     return _build("seq2seq_attention", **kwargs)

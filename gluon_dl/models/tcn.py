@@ -17,6 +17,8 @@ deterministic and streaming-friendly.  Internally the sequence is an image of
 height one, ``(N, C, 1, T)``, convolved by ``(1, k)`` kernels: MXNet's ONNX
 exporter rejects ``Conv1D``.
 """
+import functools
+
 from mxnet.gluon import nn
 
 from ._config import ModelConfig
@@ -40,13 +42,13 @@ def receptive_field(kernel_size, num_levels, convs_per_block=2):
     return 1 + convs_per_block * (kernel_size - 1) * (2 ** num_levels - 1)
 
 
-def _config(name):
+def _config(name, in_channels=2, **_):
     return ModelConfig(
         name=name,
-        input_shape=(2, 64),
+        input_shape=(in_channels, 64),
         layout="NCW",
         input_range=(0.0, 1.0),
-        test_input_shape=(2, 32),
+        test_input_shape=(in_channels, 32),
         task="sequence-regression",
         paper=_PAPERS[name],
         lesson="Sequence models: temporal convolutional networks (adding problem)",
@@ -173,13 +175,13 @@ def _build(name, num_outputs=1, config=None, **kwargs):
     return TCN(num_outputs=num_outputs, **options)
 
 
-@register_model(config=_config("tcn"))
+@register_model(config=functools.partial(_config, "tcn"))
 def tcn(num_outputs=1, config=None, **kwargs):
     """TCN of Bai et al. 2018: ReLU residual blocks, kernel 3, receptive field 125."""
     return _build("tcn", num_outputs, config, **kwargs)
 
 
-@register_model(config=_config("wavenet_tcn"))
+@register_model(config=functools.partial(_config, "wavenet_tcn"))
 def wavenet_tcn(num_outputs=1, config=None, **kwargs):
     """WaveNet-style TCN: gated blocks, kernel 2, skip connections, receptive field 63."""
     return _build("wavenet_tcn", num_outputs, config, **kwargs)

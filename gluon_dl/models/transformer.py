@@ -17,9 +17,11 @@ keeps the projected keys and values of the past steps in a cache, and
 The blocks here (:class:`PositionWiseFFN`, :class:`AddNorm`,
 :class:`TransformerEncoderBlock`) are shared by :mod:`gluon_dl.models.bert`.
 """
+import functools
 import math
 
 import numpy as np
+
 from mxnet import nd
 from mxnet.gluon import nn
 
@@ -331,11 +333,16 @@ def greedy_translate(net, src, src_valid_len, max_len, bos=BOS, eos=EOS):
     return result
 
 
-def _config(name, vocab=100, seq_len=10):
+SEQ_LEN = 10  # the deployment length of the toy translation tasks
+
+
+def _config(name, src_vocab=100, tgt_vocab=100, **_):
+    seq_len = SEQ_LEN
     return token_config(
-        name, seq_len, vocab,
+        name, seq_len, src_vocab,
         input_name="data0",  # data0 = source, data1 = decoder input, data2 = source valid lengths
-        extra_inputs=(token_input("data1", seq_len, vocab), valid_length_input("data2", seq_len)),
+        extra_inputs=(token_input("data1", seq_len, tgt_vocab),
+                      valid_length_input("data2", seq_len)),
         task="seq2seq",
         paper="Vaswani et al. 2017, Attention Is All You Need",
         lesson="Attention mechanisms: the Transformer (machine translation)",
@@ -350,7 +357,7 @@ def get_transformer(spec="transformer", src_vocab=100, tgt_vocab=100, **kwargs):
     return Transformer(src_vocab, tgt_vocab, **{**TRANSFORMER_SPECS[spec], **kwargs})
 
 
-@register_model(config=_config("transformer"))
+@register_model(config=functools.partial(_config, "transformer"))
 def transformer(src_vocab=100, tgt_vocab=100, config=None, **kwargs):
     """A 2-layer, 32-wide Transformer for the course's toy translation tasks."""
     return get_transformer("transformer", src_vocab, tgt_vocab, **kwargs)
