@@ -1,5 +1,6 @@
-# make demo  -- set up .venv (pinned stack) and run `gluon-dl demo`
-# make test  -- set up .venv and run the whole test suite
+# make demo       -- set up .venv (pinned stack) and run `gluon-dl demo`
+# make test       -- set up .venv and run the whole test suite
+# make bench-env  -- .venv-bench: MXNet and PyTorch side by side for benchmarks/
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 STAMP  := $(VENV)/.installed
@@ -7,7 +8,9 @@ HVD_STAMP := $(VENV)/.horovod
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean
+BENCH_VENV := .venv-bench
+
+.PHONY: setup demo test bench-env clean
 
 setup: $(STAMP)
 
@@ -33,5 +36,15 @@ $(HVD_STAMP): $(STAMP)
 test: $(STAMP) $(HVD_STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# PyTorch comparisons get an environment of their own: GluonCV refuses to
+# import next to torch >= 2, so torch never enters the library's .venv.
+bench-env: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed: setup.cfg constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade "pip>=23.2" "setuptools>=61" wheel
+	$(BENCH_VENV)/bin/python -m pip install -c constraints.txt -e ".[cpu,train]" "torch==2.13.0"
+	touch $@
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info

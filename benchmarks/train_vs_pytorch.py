@@ -21,7 +21,8 @@ Usage::
     python benchmarks/train_vs_pytorch.py                    # both models, batch 64 and 128
     python benchmarks/train_vs_pytorch.py --tune --model cifar_resnet20_v1 --batch 64
 
-Needs the ``bench`` extra for PyTorch: ``pip install -c constraints.txt -e ".[bench]"``.
+Runs in the benchmark environment, which has PyTorch: ``make bench-env``, then
+``.venv-bench/bin/python benchmarks/train_vs_pytorch.py``.
 """
 import argparse
 import json

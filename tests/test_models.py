@@ -84,7 +84,7 @@ def test_parameter_count_matches_gluoncv(name, monkeypatch):
 
 
 def _import_gluoncv(monkeypatch):
-    """GluonCV 0.10 refuses to import next to torch >= 2 (the 'bench' extra): hide torch."""
+    """GluonCV 0.10 refuses to import next to torch >= 2: hide a torch installed by hand."""
     import sys
 
     if "gluoncv" not in sys.modules:
