@@ -17,6 +17,8 @@ The decoders are plain numpy so that the edge runtime can use them.
 """
 import numpy as np
 
+from .errors import ArgumentError
+
 __all__ = ["ctc_loss", "pad_labels", "collapse", "greedy_decode", "beam_search_decode",
            "sequence_log_prob"]
 
@@ -55,7 +57,7 @@ def pad_labels(sequences, max_len=None):
     lengths = [len(s) for s in sequences]
     max_len = max(lengths) if max_len is None else max_len
     if max(lengths) > max_len:
-        raise ValueError(f"a label sequence of length {max(lengths)} exceeds max_len={max_len}")
+        raise ArgumentError(f"a label sequence of length {max(lengths)} exceeds max_len={max_len}")
     out = np.full((len(sequences), max_len), PAD, dtype=np.int32)
     for i, s in enumerate(sequences):
         out[i, :len(s)] = s
@@ -67,7 +69,7 @@ def _as_batch(probs):
     if probs.ndim == 2:
         return probs[None], True
     if probs.ndim != 3:
-        raise ValueError(f"expected probabilities of shape (T, C) or (N, T, C), got {probs.shape}")
+        raise ArgumentError(f"expected probabilities of shape (T, C) or (N, T, C), got {probs.shape}")
     return probs, False
 
 
@@ -168,7 +170,7 @@ def beam_search_decode(probs, beam_width=10, blank=None, lengths=None, return_sc
     when ``return_scores``.
     """
     if beam_width < 1:
-        raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        raise ArgumentError(f"beam_width must be >= 1, got {beam_width}")
     batch, single = _as_batch(probs)
     blank = _blank(batch, blank)
     with np.errstate(divide="ignore"):

@@ -68,3 +68,7 @@ class VerificationError(GluonDLError):
 
 class LaunchError(GluonDLError):
     """A distributed job could not be started (host list, command, launcher)."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong type (a str where an int is needed, say)."""

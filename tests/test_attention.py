@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 mx = pytest.importorskip("mxnet")
+from gluon_dl.errors import ArgumentError  # noqa: E402
 from gluon_dl.models.layers.attention import (AdditiveAttention,  # noqa: E402
                                               DotProductAttention, MultiHeadAttention)
 from gluon_dl.models.layers.masking import MaskedSoftmax, masked_softmax, sequence_mask  # noqa: E402
@@ -118,7 +119,7 @@ def test_multi_head_attention_equals_manual_split_and_concat(kind):
 
 
 def test_multi_head_attention_rejects_indivisible_width():
-    with pytest.raises(ValueError, match="not divisible by num_heads=3"):
+    with pytest.raises(ArgumentError, match="not divisible by num_heads=3"):
         MultiHeadAttention(8, 3)
 
 

@@ -9,7 +9,7 @@ from mxnet.gluon import nn, rnn
 
 from deploy.prune import (ConstantSparsity, MagnitudePruner, OneShot, PolynomialDecay,
                           named_prunable_parameters, prunable_parameters, prune_to_sparsity)
-from gluon_dl.errors import InputShapeError
+from gluon_dl.errors import ArgumentError, ArgumentTypeError, InputShapeError, NonFiniteError
 from gluon_dl.models import get_model
 
 BATCH = 8
@@ -159,7 +159,7 @@ def test_protocol_must_return_parameters():
         def get_prunable_weights(self):
             return ["weight"]
 
-    with pytest.raises(TypeError, match="Broken.*not a gluon.Parameter"):
+    with pytest.raises(ArgumentTypeError, match="Broken.*not a gluon.Parameter"):
         named_prunable_parameters(Broken())
 
 
@@ -277,7 +277,7 @@ def test_exclude_keeps_matching_layers_dense(lenet):
 
 
 def test_exclude_pattern_that_matches_nothing_is_an_error(lenet):
-    with pytest.raises(ValueError, match=r"\['classifier'\] match no prunable weight.*output"):
+    with pytest.raises(ArgumentError, match=r"\['classifier'\] match no prunable weight.*output"):
         MagnitudePruner(lenet, OneShot(0.5), exclude="classifier")
 
 
@@ -315,21 +315,21 @@ def test_load_state_dict_rejects_mismatched_masks(lenet):
     with pytest.raises(InputShapeError, match=r"output.weight.*\(3, 3\).*\(10, 84\)"):
         pruner.load_state_dict(wrong_shape)
     missing = dict(state, masks={"output.weight": state["masks"]["output.weight"]})
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ArgumentError, match="do not match"):
         pruner.load_state_dict(missing)
-    with pytest.raises(ValueError, match=r"lacks \['step'\]"):
+    with pytest.raises(ArgumentError, match=r"lacks \['step'\]"):
         pruner.load_state_dict({"masks": {}, "sparsity": None})
 
 
 def test_uninitialized_net_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"'features.0.weight'.*net.initialize\(\)"):
+    with pytest.raises(ArgumentError, match=r"'features.0.weight'.*net.initialize\(\)"):
         MagnitudePruner(get_model("lenet5"), OneShot(0.5))
 
 
 def test_deferred_initialization_asks_for_a_forward_pass():
     net = get_model("lenet5")
     net.initialize()
-    with pytest.raises(ValueError, match=r"'features.0.weight'.*forward pass"):
+    with pytest.raises(ArgumentError, match=r"'features.0.weight'.*forward pass"):
         prune_to_sparsity(net, 0.5)
 
 
@@ -346,7 +346,7 @@ def test_bad_pruner_arguments(lenet, kwargs, error, match):
 
 def test_schedule_returning_bad_sparsity_is_named(lenet):
     pruner = MagnitudePruner(lenet, lambda step: (True, 1.0))
-    with pytest.raises(ValueError, match="sparsity 1.0 at step 3"):
+    with pytest.raises(ArgumentError, match="sparsity 1.0 at step 3"):
         pruner.update(3)
 
 
@@ -354,7 +354,7 @@ def test_nan_weights_are_reported():
     layer = nn.Dense(2, in_units=3)
     layer.initialize()
     layer.weight.data()[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="'weight' contains NaN"):
+    with pytest.raises(NonFiniteError, match="'weight' contains NaN"):
         prune_to_sparsity(layer, 0.5)
 
 

@@ -11,6 +11,7 @@ from deploy.prune import schedules
 from deploy.prune.schedules import (ConstantSparsity, OneShot, PolynomialDecay,
                                     PruningSchedule, get_schedule, list_schedules,
                                     register_schedule)
+from gluon_dl.errors import ArgumentError, ArgumentTypeError
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = range(0, 200)
@@ -108,7 +109,7 @@ def test_sparsity_never_decreases(name):
 @pytest.mark.parametrize("name", list_schedules())
 @pytest.mark.parametrize("step", [1.0, "3", True, None])
 def test_non_integer_step_is_rejected(name, step):
-    with pytest.raises(TypeError, match="step must be an int"):
+    with pytest.raises(ArgumentTypeError, match="step must be an int"):
         make_example(name)(step)
 
 
@@ -212,7 +213,7 @@ def test_validators_name_the_bad_argument(cls, kwargs, error, match):
 
 
 def test_unknown_name_lists_close_matches():
-    with pytest.raises(ValueError, match="did you mean PolynomialDecay"):
+    with pytest.raises(ArgumentError, match="did you mean PolynomialDecay"):
         get_schedule("PolynomalDecay", initial_sparsity=0.0, final_sparsity=0.5,
                      begin_step=0, end_step=10)
 
@@ -229,7 +230,7 @@ def test_names_ignore_case_and_separators():
     ({"step": 3}, r"missing keys \['target_sparsity'\]"),
 ])
 def test_bad_config_keys_are_named(config, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ArgumentError, match=match):
         get_schedule("OneShot", **config)
 
 
@@ -239,12 +240,12 @@ def test_bad_config_keys_are_named(config, match):
     "OneShot",
 ])
 def test_from_dict_rejects_malformed_dicts(bad):
-    with pytest.raises(ValueError, match="class_name"):
+    with pytest.raises(ArgumentError, match="class_name"):
         PruningSchedule.from_dict(bad)
 
 
 def test_from_dict_on_a_subclass_rejects_another_schedule():
-    with pytest.raises(TypeError, match="OneShot"):
+    with pytest.raises(ArgumentTypeError, match="OneShot"):
         ConstantSparsity.from_dict(OneShot(0.5).to_dict())
 
 
@@ -254,9 +255,9 @@ def test_different_schedule_classes_are_never_equal():
 
 
 def test_register_schedule_rejects_duplicates_and_non_schedules():
-    with pytest.raises(ValueError, match="registered twice"):
+    with pytest.raises(ArgumentError, match="registered twice"):
         register_schedule(ConstantSparsity)
-    with pytest.raises(TypeError, match="PruningSchedule subclasses"):
+    with pytest.raises(ArgumentTypeError, match="PruningSchedule subclasses"):
         register_schedule(dict)
 
 

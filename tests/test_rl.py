@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from gluon_dl.errors import ArgumentError
 from gluon_dl.rl import (CartPole, CartPoleParams, LinearDecay, ReplayBuffer, VectorCartPole,
                          cartpole_step)
 
@@ -67,9 +68,9 @@ def test_episode_rewards_termination_and_reset():
         _, reward, terminated, truncated, _ = env.step(1)
         total, steps = total + reward, steps + 1
     assert terminated and not truncated and total == steps and 5 < steps < 50
-    with pytest.raises(RuntimeError, match="reset"):
+    with pytest.raises(ArgumentError, match="reset"):
         env.step(0)
-    with pytest.raises(ValueError, match="actions"):
+    with pytest.raises(ArgumentError, match="actions"):
         env.reset()
         env.step(2)
 
@@ -106,7 +107,7 @@ def test_vector_cartpole_matches_single_episodes():
 
 def test_replay_buffer_overwrites_the_oldest_and_samples_stored_rows():
     buf = ReplayBuffer(4, (2,), seed=0)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ArgumentError, match="empty"):
         buf.sample(1)
     for i in range(6):
         buf.add([i, -i], i % 2, float(i), [i + 1, 0], i == 5)
@@ -129,9 +130,9 @@ def test_linear_epsilon_schedule():
     eps = LinearDecay(1.0, 0.1, 100)
     assert [eps(0), eps(50), eps(100), eps(10 ** 6)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
     assert all(eps(t) >= eps(t + 1) for t in range(120))
-    with pytest.raises(ValueError, match="end"):
+    with pytest.raises(ArgumentError, match="end"):
         LinearDecay(1.0, 1.5, 10)
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ArgumentError, match="steps"):
         LinearDecay(1.0, 0.1, -1)
 
 

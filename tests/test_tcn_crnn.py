@@ -8,6 +8,7 @@ mx = pytest.importorskip("mxnet")
 from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_dl import ctc  # noqa: E402
+from gluon_dl.errors import ArgumentError  # noqa: E402
 from gluon_dl.models import get_model  # noqa: E402
 from gluon_dl.models.tcn import receptive_field  # noqa: E402
 
@@ -145,9 +146,9 @@ def test_beam_width_one_equals_greedy_on_confident_frames():
 
 def test_pad_labels_and_validation():
     np.testing.assert_array_equal(ctc.pad_labels([[1, 2], [3]]), [[1, 2], [3, -1]])
-    with pytest.raises(ValueError, match="max_len"):
+    with pytest.raises(ArgumentError, match="max_len"):
         ctc.pad_labels([[1, 2, 3]], max_len=2)
-    with pytest.raises(ValueError, match="beam_width"):
+    with pytest.raises(ArgumentError, match="beam_width"):
         ctc.beam_search_decode(np.ones((2, 2)) / 2, beam_width=0)
 
 

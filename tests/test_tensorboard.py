@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 
+from gluon_dl.errors import ArgumentError
+
 pytest.importorskip("tensorboard")
 
 
@@ -85,7 +87,7 @@ def test_batch_losses_match_the_step_logs(tmp_path, mnist_split):
 def test_update_freq_is_validated(tmp_path, bad):
     from gluon_dl.training.tensorboard import TensorBoard
 
-    with pytest.raises(ValueError, match="update_freq"):
+    with pytest.raises(ArgumentError, match="update_freq"):
         TensorBoard(tmp_path, update_freq=bad)
 
 

@@ -24,7 +24,7 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.parameter import DeferredInitializationError
 
-from gluon_dl.errors import InputShapeError
+from gluon_dl.errors import ArgumentError, ArgumentTypeError, InputShapeError, NonFiniteError
 
 from .registry import named_prunable_parameters
 from .schedules import OneShot
@@ -59,7 +59,7 @@ def _exact_mask(magnitude, k):
 
 def _check_finite(magnitude, what):
     if mx.nd.contrib.isfinite(magnitude).min().asscalar() == 0:
-        raise ValueError(f"{what} contains NaN or inf, so no magnitude order exists; "
+        raise NonFiniteError(f"{what} contains NaN or inf, so no magnitude order exists; "
                          f"training has diverged: lower the learning rate or reload a checkpoint")
 
 
@@ -68,10 +68,10 @@ def _check_initialized(weight):
     try:
         weight.param.list_data()
     except DeferredInitializationError as err:
-        raise ValueError(f"{where} is not initialized yet (deferred initialization): run one "
+        raise ArgumentError(f"{where} is not initialized yet (deferred initialization): run one "
                          f"forward pass, net(x), before building the pruner") from err
     except RuntimeError as err:
-        raise ValueError(f"{where} is not initialized: call net.initialize() and run one "
+        raise ArgumentError(f"{where} is not initialized: call net.initialize() and run one "
                          f"forward pass, net(x), before building the pruner") from err
 
 
@@ -83,7 +83,7 @@ def _select(weights, exclude):
                 or fnmatch.fnmatchcase(w.key, p)] for p in patterns}
     unused = [p for p, matched in hits.items() if not matched]
     if unused:
-        raise ValueError(f"exclude patterns {unused} match no prunable weight; "
+        raise ArgumentError(f"exclude patterns {unused} match no prunable weight; "
                          f"the prunable weights are {[w.key for w in weights]}")
     excluded = {id(w) for matched in hits.values() for w in matched}
     return [w for w in weights if id(w) not in excluded]
@@ -94,7 +94,7 @@ def _gather_weights(net, exclude):
                for layer, name, param in named_prunable_parameters(net)]
     weights = _select(weights, exclude)
     if not weights:
-        raise ValueError(f"{type(net).__name__} has no prunable weights left (exclude="
+        raise ArgumentError(f"{type(net).__name__} has no prunable weights left (exclude="
                          f"{exclude!r}): use layers listed in deploy.prune.registry."
                          f"PRUNABLE_WEIGHTS or define get_prunable_weights() on custom blocks")
     for weight in weights:
@@ -131,10 +131,10 @@ class MagnitudePruner:
 
     def __init__(self, net, schedule, granularity="layer", exclude=None):
         if not callable(schedule):
-            raise TypeError(f"schedule must be callable as schedule(step) -> (should_prune, "
+            raise ArgumentTypeError(f"schedule must be callable as schedule(step) -> (should_prune, "
                             f"sparsity), got {type(schedule).__name__}")
         if granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+            raise ArgumentError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
         self.net = net
         self.schedule = schedule
         self.granularity = granularity
@@ -161,7 +161,7 @@ class MagnitudePruner:
         if not should_prune:
             return False
         if not 0.0 <= sparsity < 1.0:
-            raise ValueError(f"schedule {self.schedule!r} returned sparsity {sparsity} at "
+            raise ArgumentError(f"schedule {self.schedule!r} returned sparsity {sparsity} at "
                              f"step {step}; it must lie in [0, 1)")
         self.sparsity = float(sparsity)
         self._set_masks(self._compute_masks(self.sparsity))
@@ -269,11 +269,11 @@ class MagnitudePruner:
         """
         missing = {"step", "sparsity", "masks"} - set(state)
         if missing:
-            raise ValueError(f"pruner state lacks {sorted(missing)}; pass the dict that "
+            raise ArgumentError(f"pruner state lacks {sorted(missing)}; pass the dict that "
                              f"MagnitudePruner.state_dict() returned")
         masks = state["masks"]
         if masks and set(masks) != set(self.keys):
-            raise ValueError(f"pruner state masks {sorted(masks)} do not match this "
+            raise ArgumentError(f"pruner state masks {sorted(masks)} do not match this "
                              f"network's prunable weights {self.keys}")
         self._set_masks({w.key: self._mask_from_numpy(w, masks[w.key])
                          for w in self._weights if w.key in masks})
@@ -288,7 +288,7 @@ class MagnitudePruner:
             raise InputShapeError(f"mask for '{weight.key}' has shape {array.shape}, but the "
                                   f"weight has shape {data.shape}")
         if not np.isin(array, (0, 1)).all():
-            raise ValueError(f"mask for '{weight.key}' holds values other than 0 and 1")
+            raise ArgumentError(f"mask for '{weight.key}' holds values other than 0 and 1")
         return mx.nd.array(array, ctx=data.context, dtype=data.dtype)
 
 

@@ -17,6 +17,8 @@ import types
 from mxnet import gluon
 from mxnet.gluon import nn, rnn
 
+from gluon_dl.errors import ArgumentTypeError
+
 _RNN_LAYER_WEIGHTS = ("*_i2h_weight", "*_h2h_weight", "*_h2r_weight")
 _RNN_CELL_WEIGHTS = ("i2h_weight", "h2h_weight")
 
@@ -83,12 +85,12 @@ def _locate(block, path, param):
 def _protocol_weights(block, path):
     params = getattr(block, PROTOCOL_METHOD)()
     if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
-        raise TypeError(f"{type(block).__name__} at '{path or '<root>'}': "
+        raise ArgumentTypeError(f"{type(block).__name__} at '{path or '<root>'}': "
                         f"{PROTOCOL_METHOD}() must return a list of Parameters, got {params!r}")
     entries = []
     for param in params:
         if not isinstance(param, gluon.Parameter):
-            raise TypeError(f"{type(block).__name__} at '{path or '<root>'}': "
+            raise ArgumentTypeError(f"{type(block).__name__} at '{path or '<root>'}': "
                             f"{PROTOCOL_METHOD}() returned {param!r}, not a gluon.Parameter")
         layer, name = _locate(block, path, param) or (path, param.name)
         entries.append((layer, name, param))
@@ -130,7 +132,7 @@ def named_prunable_parameters(net):
         instance-counting prefixes.
     """
     if not isinstance(net, gluon.Block):
-        raise TypeError(f"expected a gluon Block, got {type(net).__name__}")
+        raise ArgumentTypeError(f"expected a gluon Block, got {type(net).__name__}")
     out = []
     _collect(net, "", out, set())
     return out

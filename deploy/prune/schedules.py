@@ -16,6 +16,8 @@ import inspect
 import math
 import numbers
 
+from gluon_dl.errors import ArgumentError, ArgumentTypeError
+
 _SCHEDULES = {}
 
 
@@ -35,10 +37,10 @@ def register_schedule(cls):
         If a schedule of the same (normalized) name is already registered.
     """
     if not (isinstance(cls, type) and issubclass(cls, PruningSchedule)):
-        raise TypeError(f"@register_schedule decorates PruningSchedule subclasses, got {cls!r}")
+        raise ArgumentTypeError(f"@register_schedule decorates PruningSchedule subclasses, got {cls!r}")
     key = _normalize(cls.__name__)
     if key in _SCHEDULES:
-        raise ValueError(f"pruning schedule '{cls.__name__}' is registered twice "
+        raise ArgumentError(f"pruning schedule '{cls.__name__}' is registered twice "
                          f"({_SCHEDULES[key].__module__} and {cls.__module__})")
     _SCHEDULES[key] = cls
     return cls
@@ -51,12 +53,12 @@ def list_schedules():
 
 def _lookup(name):
     if not isinstance(name, str):
-        raise TypeError(f"schedule name must be a str, got {type(name).__name__} {name!r}")
+        raise ArgumentTypeError(f"schedule name must be a str, got {type(name).__name__} {name!r}")
     cls = _SCHEDULES.get(_normalize(name))
     if cls is None:
         close = difflib.get_close_matches(name, list_schedules(), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown pruning schedule '{name}'{hint} "
+        raise ArgumentError(f"unknown pruning schedule '{name}'{hint} "
                          f"(registered: {', '.join(list_schedules())})")
     return cls
 
@@ -85,17 +87,17 @@ def get_schedule(name, **config):
 
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ArgumentError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
 
 
 def _check_sparsity(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float in [0, 1), got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a float in [0, 1), got {type(value).__name__} {value!r}")
     if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must lie in [0, 1), got {value}; "
+        raise ArgumentError(f"{name} must lie in [0, 1), got {value}; "
                          f"a sparsity of 1 would zero the whole layer")
     return float(value)
 
@@ -105,25 +107,25 @@ def _check_end_step(end_step, begin_step, allow_forever):
         return -1
     end_step = _check_int("end_step", end_step, 0)
     if allow_forever and end_step < begin_step:
-        raise ValueError(f"end_step must be >= begin_step={begin_step} (or -1 to prune "
+        raise ArgumentError(f"end_step must be >= begin_step={begin_step} (or -1 to prune "
                          f"forever), got {end_step}")
     if not allow_forever and end_step <= begin_step:
-        raise ValueError(f"end_step must be > begin_step={begin_step} so the sparsity "
+        raise ArgumentError(f"end_step must be > begin_step={begin_step} so the sparsity "
                          f"has steps to grow over, got {end_step}")
     return end_step
 
 
 def _check_power(power):
     if isinstance(power, bool) or not isinstance(power, numbers.Real):
-        raise TypeError(f"power must be a positive number, got {type(power).__name__} {power!r}")
+        raise ArgumentTypeError(f"power must be a positive number, got {type(power).__name__} {power!r}")
     if not (power > 0 and math.isfinite(power)):
-        raise ValueError(f"power must be a positive finite number, got {power}")
+        raise ArgumentError(f"power must be a positive finite number, got {power}")
     return power
 
 
 def _check_step(step):
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}")
+        raise ArgumentTypeError(f"step must be an int, got {type(step).__name__} {step!r}")
     return int(step)
 
 
@@ -173,7 +175,7 @@ class PruningSchedule:
         unknown = sorted(set(config) - accepted)
         missing = sorted(required - set(config))
         if unknown or missing:
-            raise ValueError(f"{cls.__name__} config: unknown keys {unknown}, missing keys "
+            raise ArgumentError(f"{cls.__name__} config: unknown keys {unknown}, missing keys "
                              f"{missing}; accepted: {sorted(accepted)}")
         return cls(**config)
 
@@ -193,11 +195,11 @@ class PruningSchedule:
             If the named schedule is not a ``cls``.
         """
         if not isinstance(d, dict) or set(d) != {"class_name", "config"}:
-            raise ValueError(f"a schedule dict has exactly the keys 'class_name' and 'config' "
+            raise ArgumentError(f"a schedule dict has exactly the keys 'class_name' and 'config' "
                              f"(as written by to_dict()), got {d!r}")
         target = _lookup(d["class_name"])
         if not issubclass(target, cls):
-            raise TypeError(f"{cls.__name__}.from_dict got a {target.__name__} dict; "
+            raise ArgumentTypeError(f"{cls.__name__}.from_dict got a {target.__name__} dict; "
                             f"use PruningSchedule.from_dict to build any schedule")
         return target.from_config(d["config"])
 
@@ -284,7 +286,7 @@ class PolynomialDecay(PruningSchedule):
         self.initial_sparsity = _check_sparsity("initial_sparsity", initial_sparsity)
         self.final_sparsity = _check_sparsity("final_sparsity", final_sparsity)
         if self.final_sparsity < self.initial_sparsity:
-            raise ValueError(f"final_sparsity={final_sparsity} must be >= "
+            raise ArgumentError(f"final_sparsity={final_sparsity} must be >= "
                              f"initial_sparsity={initial_sparsity}: pruning never un-prunes")
         self.begin_step = _check_int("begin_step", begin_step, 0)
         self.end_step = _check_end_step(end_step, self.begin_step, allow_forever=False)

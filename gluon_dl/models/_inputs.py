@@ -1,6 +1,8 @@
 """Example inputs and parameter counts derived from a model's config."""
 import numpy as np
 
+from ..errors import ArgumentError
+
 
 def example_inputs(config, batch=2, seed=0, small=False):
     """Random inputs that fit every input of ``config``, as NDArrays.
@@ -56,7 +58,7 @@ def count_parameters(net, config=None, trainable_only=True):
             continue
         shape = named.get(name) or p.shape
         if shape is None or any(d == 0 for d in shape):
-            raise ValueError(f"cannot infer the shape of parameter '{name}' from the inputs "
+            raise ArgumentError(f"cannot infer the shape of parameter '{name}' from the inputs "
                              f"{shapes}")
         total += int(np.prod(shape))
     return total

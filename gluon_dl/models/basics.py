@@ -14,6 +14,7 @@ the penalty into the loss by hand (and for L1, which Trainer lacks).
 """
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 
@@ -59,7 +60,7 @@ class MLP(nn.HybridBlock):
                  **kwargs):
         super().__init__(**kwargs)
         if len(dropout) not in (0, len(hidden_units)):
-            raise ValueError(f"MLP: {len(dropout)} dropout rates for {len(hidden_units)} "
+            raise ArgumentError(f"MLP: {len(dropout)} dropout rates for {len(hidden_units)} "
                              "hidden layers; give one per hidden layer or none")
         rates = tuple(dropout) or (0.0,) * len(hidden_units)
         with self.name_scope():

@@ -21,6 +21,7 @@ import functools
 
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import InputSpec, token_config, valid_length_input
 from ._registry import register_model
 from .transformer import TransformerEncoderBlock
@@ -157,7 +158,7 @@ def _config(name, vocab_size=None, **_):
 def get_bert(spec="bert_small", **kwargs):
     """A :class:`BERTModel` from :data:`BERT_SPECS`; ``kwargs`` override the spec."""
     if spec not in BERT_SPECS:
-        raise ValueError(f"unknown BERT spec '{spec}'; choose one of {sorted(BERT_SPECS)}")
+        raise ArgumentError(f"unknown BERT spec '{spec}'; choose one of {sorted(BERT_SPECS)}")
     return BERTModel(**{**BERT_SPECS[spec], **kwargs})
 
 

@@ -12,6 +12,7 @@ the paper; ReLU has no parameters, so the counts are unchanged.
 """
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 from .layers.conv import conv3x3
@@ -32,7 +33,7 @@ def cifar_resnet_spec(depth):
         When ``depth`` is not of the form 6n+2 with n >= 1 (20, 32, 44, 56, 110, ...).
     """
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"CIFAR ResNet depth {depth!r} is not 6n+2 for an integer n >= 1 "
+        raise ArgumentError(f"CIFAR ResNet depth {depth!r} is not 6n+2 for an integer n >= 1 "
                          "(e.g. 20, 32, 44, 56, 110)")
     n = (depth - 2) // 6
     return (n,) * (len(CHANNELS) - 1)
@@ -81,7 +82,7 @@ def get_cifar_resnet(version, depth, num_classes=10, **kwargs):
         For a depth that is not 6n+2 or a version other than 1 and 2.
     """
     if version not in (1, 2):
-        raise ValueError(f"CIFAR ResNet version {version!r} is not 1 or 2")
+        raise ArgumentError(f"CIFAR ResNet version {version!r} is not 1 or 2")
     return CIFARResNet(version, cifar_resnet_spec(depth), num_classes=num_classes, **kwargs)
 
 

@@ -15,6 +15,7 @@ Output convention: ``(N, T, num_classes + 1)`` unnormalized scores with
 """
 from mxnet.gluon import nn, rnn
 
+from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 
@@ -99,7 +100,7 @@ class CRNN(nn.HybridBlock):
 def get_crnn(spec="crnn", num_classes=10, **kwargs):
     """A CRNN from :data:`CRNN_SPECS`; ``kwargs`` override the spec's entries."""
     if spec not in CRNN_SPECS:
-        raise ValueError(f"unknown CRNN spec '{spec}'; choose one of {sorted(CRNN_SPECS)}")
+        raise ArgumentError(f"unknown CRNN spec '{spec}'; choose one of {sorted(CRNN_SPECS)}")
     options = {**CRNN_SPECS[spec], **kwargs}
     return CRNN(num_classes=num_classes, **options)
 

@@ -12,6 +12,7 @@ so the tests run at 32x32.
 """
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 from ._presets import IMAGENET_MEAN, IMAGENET_STD
@@ -119,7 +120,7 @@ def get_densenet(depth, num_classes=1000, **kwargs):
         For a depth that is not in :data:`DENSENET_SPEC`.
     """
     if depth not in DENSENET_SPEC:
-        raise ValueError(f"DenseNet depth {depth!r} is not one of {sorted(DENSENET_SPEC)}")
+        raise ArgumentError(f"DenseNet depth {depth!r} is not one of {sorted(DENSENET_SPEC)}")
     num_init_features, growth_rate, block_config = DENSENET_SPEC[depth]
     return DenseNet(num_init_features, growth_rate, block_config, num_classes=num_classes,
                     **kwargs)

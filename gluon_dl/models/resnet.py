@@ -16,6 +16,7 @@ from the weight layers that make up the depth in a model's name.
 """
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 from .layers.conv import conv3x3
@@ -245,9 +246,9 @@ def get_resnet(version, depth, num_classes=1000, **kwargs):
         For an unknown version or depth.
     """
     if version not in _NETS:
-        raise ValueError(f"ResNet version {version!r} is not 1 or 2")
+        raise ArgumentError(f"ResNet version {version!r} is not 1 or 2")
     if depth not in RESNET_SPEC:
-        raise ValueError(f"ResNet depth {depth!r} is not one of {sorted(RESNET_SPEC)}")
+        raise ArgumentError(f"ResNet depth {depth!r} is not one of {sorted(RESNET_SPEC)}")
     block_type, layers, channels = RESNET_SPEC[depth]
     return _NETS[version](_BLOCKS[version, block_type], layers, channels,
                           num_classes=num_classes, **kwargs)

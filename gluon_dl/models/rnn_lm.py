@@ -17,6 +17,7 @@ import functools
 
 from mxnet.gluon import nn, rnn
 
+from ..errors import ArgumentError
 from ._config import token_config
 from ._registry import register_model
 
@@ -75,7 +76,7 @@ class StackedRNN(nn.HybridBlock):
                  bidirectional=False, **kwargs):
         super().__init__(**kwargs)
         if cell not in _LAYERS:
-            raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(_LAYERS)}")
+            raise ArgumentError(f"unknown cell {cell!r}; choose one of {sorted(_LAYERS)}")
         self.num_layers, self.directions = num_layers, 2 if bidirectional else 1
         # gluon.rnn.RNN defaults to ReLU; the course's (Elman) RNN is tanh.
         extra = {"activation": "tanh"} if cell == "rnn" else {}

@@ -17,6 +17,7 @@ import functools
 from mxnet import init
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import token_config
 from ._registry import register_model
 
@@ -62,7 +63,7 @@ class ScratchRNNLM(nn.HybridBlock):
                  num_steps=NUM_STEPS, reset_after=False, **kwargs):
         super().__init__(**kwargs)
         if cell not in scratch_spec:
-            raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(scratch_spec)}")
+            raise ArgumentError(f"unknown cell {cell!r}; choose one of {sorted(scratch_spec)}")
         self.cell, self.vocab_size = cell, vocab_size
         self.num_hiddens, self.num_steps = num_hiddens, num_steps
         self.reset_after = reset_after and cell == "gru"

@@ -25,6 +25,7 @@ import numpy as np
 from mxnet import nd
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import token_config, token_input, valid_length_input
 from ._registry import register_model
 from .layers.attention import MultiHeadAttention
@@ -352,7 +353,7 @@ def _config(name, src_vocab=100, tgt_vocab=100, **_):
 def get_transformer(spec="transformer", src_vocab=100, tgt_vocab=100, **kwargs):
     """A :class:`Transformer` from :data:`TRANSFORMER_SPECS`; ``kwargs`` override it."""
     if spec not in TRANSFORMER_SPECS:
-        raise ValueError(f"unknown Transformer spec '{spec}'; choose one of "
+        raise ArgumentError(f"unknown Transformer spec '{spec}'; choose one of "
                          f"{sorted(TRANSFORMER_SPECS)}")
     return Transformer(src_vocab, tgt_vocab, **{**TRANSFORMER_SPECS[spec], **kwargs})
 

@@ -13,6 +13,7 @@ The loss is :func:`gluon_dl.losses.vae_elbo_loss`.
 """
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import InputSpec, ModelConfig
 from ._registry import register_model
 
@@ -102,7 +103,7 @@ class VAE(nn.HybridBlock):
     def __init__(self, kind="mlp", layers=(400,), latent_dim=20, **kwargs):
         super().__init__(**kwargs)
         if kind == "conv" and len(layers) != 2:
-            raise ValueError(f"the convolutional VAE downsamples 28 -> 14 -> 7 with two "
+            raise ArgumentError(f"the convolutional VAE downsamples 28 -> 14 -> 7 with two "
                              f"convolutions; got {len(layers)} channel counts {layers}")
         self.latent_dim = latent_dim
         with self.name_scope():

@@ -19,6 +19,7 @@ import math
 from mxnet import init
 from mxnet.gluon import nn
 
+from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 from ._presets import IMAGENET_MEAN, IMAGENET_STD
@@ -70,7 +71,7 @@ class VGG(nn.HybridBlock):
                  **kwargs):
         super().__init__(**kwargs)
         if len(layers) != len(channels):
-            raise ValueError(f"VGG needs one channel count per block: {len(layers)} blocks, "
+            raise ArgumentError(f"VGG needs one channel count per block: {len(layers)} blocks, "
                              f"{len(channels)} channel counts")
         dense = dict(weight_initializer=init.Uniform(0.01 * math.sqrt(3)),
                      bias_initializer="zeros")
@@ -95,7 +96,7 @@ def get_vgg(depth, num_classes=1000, batch_norm=False, **kwargs):
         For a depth that is not in :data:`VGG_SPEC`.
     """
     if depth not in VGG_SPEC:
-        raise ValueError(f"VGG depth {depth!r} is not one of {sorted(VGG_SPEC)}")
+        raise ArgumentError(f"VGG depth {depth!r} is not one of {sorted(VGG_SPEC)}")
     layers, channels = VGG_SPEC[depth]
     return VGG(layers, channels, num_classes=num_classes, batch_norm=batch_norm, **kwargs)
 

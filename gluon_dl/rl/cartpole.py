@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from ..errors import ArgumentError
+
 SOLVED_RETURN = 475.0
 """CartPole-v1's solved threshold: mean return over 100 consecutive episodes."""
 SOLVED_WINDOW = 100
@@ -110,9 +112,9 @@ class CartPole:
 
     def step(self, action):
         if self._done:
-            raise RuntimeError("CartPole.step() called on a finished episode; call reset() first")
+            raise ArgumentError("CartPole.step() called on a finished episode; call reset() first")
         if action not in (0, 1):
-            raise ValueError(f"CartPole actions are 0 (left) and 1 (right), got {action!r}")
+            raise ArgumentError(f"CartPole actions are 0 (left) and 1 (right), got {action!r}")
         self.state, terminated = cartpole_step(self.state, action, self.params)
         self.steps += 1
         terminated = bool(terminated)

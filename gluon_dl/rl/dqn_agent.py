@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ..errors import ArgumentError
 from .replay import ReplayBuffer
 
 
@@ -29,9 +30,9 @@ class LinearDecay:
         for field in ("start", "end"):
             value = getattr(self, field)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"LinearDecay.{field} must lie in [0, 1], got {value}")
+                raise ArgumentError(f"LinearDecay.{field} must lie in [0, 1], got {value}")
         if self.steps < 0:
-            raise ValueError(f"LinearDecay.steps must be non-negative, got {self.steps}")
+            raise ArgumentError(f"LinearDecay.steps must be non-negative, got {self.steps}")
 
     def __call__(self, step):
         if step >= self.steps:
@@ -51,7 +52,7 @@ def make_target_network(net, input_name="data"):
     online = net.collect_params()
     pending = [name for name, p in online.items() if p._data is None]
     if pending:
-        raise ValueError(f"make_target_network: parameters {pending} of the online network are "
+        raise ArgumentError(f"make_target_network: parameters {pending} of the online network are "
                          f"not initialized yet; initialize it and run one forward pass first")
     data = mx.sym.var(input_name, dtype="float32")
     target = mx.gluon.SymbolBlock(net(data), data)
@@ -72,7 +73,7 @@ def sync_target(online, target, tau=1.0):
     src = online.collect_params()
     for name, param in target.collect_params().items():
         if name not in src:
-            raise ValueError(f"target parameter '{name}' has no counterpart in the online "
+            raise ArgumentError(f"target parameter '{name}' has no counterpart in the online "
                              f"network; build the target with make_target_network(net)")
         new = src[name].data()
         if tau < 1.0:

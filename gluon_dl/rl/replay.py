@@ -7,6 +7,8 @@ on deep Q-networks.
 """
 import numpy as np
 
+from ..errors import ArgumentError
+
 
 class ReplayBuffer:
     """Uniform replay over the most recent ``capacity`` transitions.
@@ -24,7 +26,7 @@ class ReplayBuffer:
 
     def __init__(self, capacity, observation_shape, seed=None):
         if capacity < 1:
-            raise ValueError(f"ReplayBuffer capacity must be positive, got {capacity}")
+            raise ArgumentError(f"ReplayBuffer capacity must be positive, got {capacity}")
         self.capacity = int(capacity)
         self.states = np.zeros((capacity,) + tuple(observation_shape), dtype=np.float32)
         self.next_states = np.zeros_like(self.states)
@@ -63,7 +65,7 @@ class ReplayBuffer:
             ``batch_size`` rows.
         """
         if self._size == 0:
-            raise ValueError("cannot sample from an empty ReplayBuffer; add transitions first")
+            raise ArgumentError("cannot sample from an empty ReplayBuffer; add transitions first")
         idx = self._rng.randint(0, self._size, size=batch_size)
         return (self.states[idx], self.actions[idx], self.rewards[idx], self.next_states[idx],
                 self.dones[idx])

@@ -16,7 +16,7 @@ import socket
 import time
 from pathlib import Path
 
-from ..errors import GluonDLError
+from ..errors import ArgumentError, GluonDLError
 from ..utils.deps import require
 from .callbacks import Callback
 
@@ -113,7 +113,7 @@ class TensorBoard(Callback):
         if update_freq != "epoch" and not (isinstance(update_freq, int) and
                                            not isinstance(update_freq, bool) and
                                            update_freq > 0):
-            raise ValueError(f"update_freq must be 'epoch', 'batch' or a positive int, "
+            raise ArgumentError(f"update_freq must be 'epoch', 'batch' or a positive int, "
                              f"got {update_freq!r}")
         self.log_dir, self.update_freq, self.flush_secs = Path(log_dir), update_freq, flush_secs
         self.writer = None

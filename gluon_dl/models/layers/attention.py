@@ -14,6 +14,7 @@ you need".
 """
 from mxnet.gluon import nn
 
+from ...errors import ArgumentError
 from .masking import masked_softmax
 
 __all__ = ["AdditiveAttention", "DotProductAttention", "MultiHeadAttention", "masked_softmax"]
@@ -96,7 +97,7 @@ class MultiHeadAttention(nn.HybridBlock):
     def __init__(self, num_hiddens, num_heads, dropout=0.0, use_bias=False, **kwargs):
         super().__init__(**kwargs)
         if num_hiddens % num_heads:
-            raise ValueError(f"MultiHeadAttention: num_hiddens={num_hiddens} is not divisible "
+            raise ArgumentError(f"MultiHeadAttention: num_hiddens={num_hiddens} is not divisible "
                              f"by num_heads={num_heads}; choose a multiple of num_heads")
         self.num_heads = num_heads
         with self.name_scope():

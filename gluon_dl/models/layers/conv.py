@@ -10,6 +10,8 @@ a name so that a spec table can choose it.
 """
 from mxnet.gluon import nn
 
+from ...errors import ArgumentError
+
 __all__ = ["ReLU6", "activation_layer", "conv3x3", "conv_bn_act"]
 
 
@@ -31,7 +33,7 @@ def activation_layer(activation):
     if activation == "relu6":
         return ReLU6()
     if activation not in ("relu", "sigmoid", "tanh", "softrelu", "softsign"):
-        raise ValueError(f"unknown activation {activation!r}: use relu, relu6, sigmoid, "
+        raise ArgumentError(f"unknown activation {activation!r}: use relu, relu6, sigmoid, "
                          "tanh, softrelu or softsign")
     return nn.Activation(activation)
 
