@@ -199,7 +199,7 @@ def test_dcgan_32x32_color_variant_and_bad_size():
     images = G(mx.nd.random.normal(shape=(2, 64)))
     assert images.shape == (2, 3, 32, 32) and np.abs(images.asnumpy()).max() <= 1
     assert D(images).shape == (2,)
-    with pytest.raises(ValueError, match="image sizes"):
+    with pytest.raises(ValueError, match="image_size"):
         DCGANGenerator(image_size=64)
 
 

@@ -48,12 +48,12 @@ GENERATOR_CONFIG = ModelConfig(  # a latent vector in, whatever the image size a
 )
 
 
-def discriminator_config(image_size=28, **_):
-    """The discriminator's config: ``1 x image_size x image_size`` images in [-1, 1]."""
+def discriminator_config(image_size=28, channels=1, **_):
+    """The discriminator's config: ``channels x image_size x image_size`` images in [-1, 1]."""
     _spec(image_size)
     return ModelConfig(
         name="dcgan_discriminator",
-        input_shape=(1, image_size, image_size),
+        input_shape=(channels, image_size, image_size),
         layout="NCHW",
         mean=(0.5,),
         std=(0.5,),
@@ -133,8 +133,8 @@ def dcgan_generator(image_size=28, channels=1, width=64, config=None, **kwargs):
 
 
 @register_model(config=discriminator_config)
-def dcgan_discriminator(image_size=28, width=64, config=None, **kwargs):
-    """DCGAN discriminator for 28x28 grayscale digits."""
+def dcgan_discriminator(image_size=28, channels=1, width=64, config=None, **kwargs):
+    """DCGAN discriminator for 28x28 grayscale digits (``channels`` sets the config's input)."""
     return DCGANDiscriminator(image_size=image_size, width=width, **kwargs)
 
 
