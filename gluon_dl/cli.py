@@ -5,10 +5,11 @@ Exit codes: 0 success, 1 a reported error (bad file, shape, missing extra),
 """
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
-from .errors import GluonDLError
+from .errors import GluonDLError, UnknownNameError
 
 
 def build_parser():
@@ -123,7 +124,11 @@ def cmd_launch(args):
 def cmd_models(args):
     from .models import get_config, list_models
 
-    for name in list_models(args.pattern):
+    names = list_models(args.pattern)
+    if not names:
+        raise UnknownNameError(f"no registered model matches '{args.pattern}'; "
+                               f"`gluon-dl models` lists all {len(list_models())}")
+    for name in names:
         cfg = get_config(name)
         shape = "x".join(map(str, cfg.input_shape)) if cfg else "?"
         print(f"{name:24s} {shape:12s} {cfg.paper if cfg else ''}")
@@ -131,16 +136,31 @@ def cmd_models(args):
 
 
 def main(argv=None):
+    """Run one command; returns the exit code (0, 1 for a reported error, 130)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except GluonDLError as exc:
-        print(f"gluon-dl {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args.command, exc)
+    except OSError as exc:  # the file system refused: disk full, permissions, a broken pipe
+        if isinstance(exc, BrokenPipeError):  # the reader (`| head`) has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(args.command, f"{exc.strerror or exc}{where}")
+    except MemoryError:
+        return _fail(args.command, "out of memory; use smaller inputs or batches")
     except KeyboardInterrupt:
         print(f"gluon-dl {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(command, message):
+    """Print ``message`` as one line on stderr; the exit code of a reported error."""
+    text = " ".join(str(message).split())  # one line, whatever the message held
+    print(f"gluon-dl {command}: error: {text}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
