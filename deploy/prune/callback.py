@@ -9,6 +9,14 @@ class PruningCallback(Callback):
     Adam's moments); applying the masks after ``trainer.step`` keeps them at
     zero so fine-tuning recovers accuracy with the sparse structure fixed.
 
+    The schedule is driven by ``fit``'s global step, so a run resumed from a
+    checkpoint prunes at the same steps, to the same sparsities, as an
+    uninterrupted one.  On resuming, the masks are recomputed from the
+    checkpoint's weights at the sparsity of the schedule's last pruning step:
+    ``ModelCheckpoint`` saves after this callback has masked the step, so the
+    pruned weights are exactly the checkpoint's zeros and magnitude pruning
+    picks them again (ties go to the lower index).
+
     Parameters
     ----------
     pruner : deploy.prune.MagnitudePruner
@@ -16,14 +24,21 @@ class PruningCallback(Callback):
 
     def __init__(self, pruner):
         self.pruner = pruner
-        self.step = 0
+
+    @property
+    def step(self):
+        """The global step the masks are up to date with."""
+        return self.pruner.step
 
     def on_train_begin(self, logs=None):
-        self.pruner.update(self.step)
+        step = self._global_step()
+        last = self._last_pruning_step(step)
+        if last is not None and last < step:  # resumed between two pruning steps
+            self.pruner.update(last)
+        self.pruner.update(step)
 
     def on_batch_end(self, batch, logs=None):
-        self.step += 1
-        if not self.pruner.update(self.step):
+        if not self.pruner.update(self._global_step()):
             self.pruner.apply_masks()
         if logs is not None:
             logs["sparsity"] = self.pruner.overall_sparsity()
@@ -31,3 +46,14 @@ class PruningCallback(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["sparsity"] = self.pruner.overall_sparsity()
+
+    def _global_step(self):
+        # fit sets the state before on_train_begin; outside fit, count from 0.
+        return self.state.global_step if self.state is not None else 0
+
+    def _last_pruning_step(self, step):
+        """The latest step <= ``step`` at which the schedule prunes, or None."""
+        for earlier in range(step, -1, -1):
+            if self.pruner.schedule(earlier)[0]:
+                return earlier
+        return None

@@ -8,19 +8,39 @@ Setting ``self.state.stop_training = True`` ends the run after the batch.
 import csv
 import io
 import math
+import numbers
 import re
 from pathlib import Path
 
-from ..errors import GluonDLError
+from ..errors import ArgumentError, NonFiniteError, OutputExistsError
 from ..utils.io import atomic_write_text
 
 
+def _check_int(owner, name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ArgumentError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_positive(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value <= 0:
+        raise ArgumentError(f"{owner}: {name} must be a positive number, got {value!r}")
+    return value
+
+
 class Callback:
-    """Base class: override the hooks you need."""
+    """Base class: override the hooks you need.
+
+    ``runs_last`` callbacks (checkpoints) run after the others in every hook,
+    so what they save includes what the others did to the step (a pruner's
+    masks, say), whatever order the list gives.
+    """
 
     net = None
     trainer = None
     state = None
+    runs_last = False
 
     def set_context(self, net, trainer, state):
         self.net, self.trainer, self.state = net, trainer, state
@@ -51,7 +71,9 @@ class CallbackList(Callback):
     """Calls every callback of a list in order."""
 
     def __init__(self, callbacks=()):
-        self.callbacks = [c for c in callbacks if c is not None]
+        # A stable sort: the order of the list otherwise.
+        self.callbacks = sorted((c for c in callbacks if c is not None),
+                                key=lambda c: bool(getattr(c, "runs_last", False)))
 
     def set_context(self, net, trainer, state):
         super().set_context(net, trainer, state)
@@ -135,21 +157,28 @@ class ProgressBar(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training with a message naming the step when the loss is NaN/Inf."""
+    """Stops training with a message naming the step when the loss is NaN/Inf.
+
+    Raises
+    ------
+    gluon_dl.errors.NonFiniteError
+    """
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            raise GluonDLError(f"loss became {loss} at epoch {self.state.epoch + 1}, batch "
-                               f"{batch} (global step {self.state.global_step}); lower the "
-                               f"learning rate or enable gradient clipping")
+            raise NonFiniteError(f"loss became {loss} at epoch {self.state.epoch + 1}, batch "
+                                 f"{batch} (global step {self.state.global_step}); lower the "
+                                 f"learning rate or enable gradient clipping")
 
 
 class CSVLogger(Callback):
     """Writes one row per epoch (epoch, global step, every logged value) to ``path``.
 
     The whole file is rewritten atomically after each epoch, so it is always
-    complete; a resumed run appends to the rows of the interrupted one.
+    complete; a resumed run appends to the rows of the interrupted one.  A
+    file at ``path`` that is no such log (its header does not start with
+    ``epoch,global_step``) is never overwritten.
     """
 
     def __init__(self, path):
@@ -157,9 +186,27 @@ class CSVLogger(Callback):
         self.rows = []
 
     def on_train_begin(self, logs=None):
-        if self.path.is_file() and self.state is not None and self.state.global_step > 0:
+        self.rows = []
+        if not self.path.exists():
+            return
+        rows = self._read_own_log()
+        if self.state is not None and self.state.global_step > 0:
+            self.rows = [r for r in rows if int(r["epoch"]) < self.state.epoch]
+
+    def _read_own_log(self):
+        try:
             with open(self.path, newline="") as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < self.state.epoch]
+                reader = csv.DictReader(f)
+                if list(reader.fieldnames or [])[:2] != ["epoch", "global_step"]:
+                    raise ValueError("its header does not start with epoch,global_step")
+                rows = list(reader)
+            for row in rows:
+                int(row["epoch"])
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as exc:
+            raise OutputExistsError(f"CSVLogger: {self.path} exists and is not a log that "
+                                    f"CSVLogger wrote ({exc}); pass another path or move that "
+                                    f"file away") from exc
+        return rows
 
     def on_epoch_end(self, epoch, logs=None):
         self.rows.append({"epoch": epoch, "global_step": self.state.global_step, **(logs or {})})
@@ -177,25 +224,33 @@ class Monitor(Callback):
     Parameters
     ----------
     monitor : str
-        Key of the epoch logs, e.g. ``"val_acc"`` or ``"loss"``.
+        Key of the epoch logs: ``"val_loss"`` (the default, as in Keras; it
+        needs ``val_iter``), ``"val_acc"``, ``"loss"``...
     mode : {"auto", "min", "max"}
         ``"auto"`` maximizes names containing "acc", minimizes the rest.
     min_delta : float
         Smallest change that counts as an improvement.
     """
 
-    def __init__(self, monitor="val_acc", mode="auto", min_delta=0.0):
+    def __init__(self, monitor="val_loss", mode="auto", min_delta=0.0):
+        owner = type(self).__name__
+        if not isinstance(monitor, str) or not monitor:
+            raise ArgumentError(f"{owner}: monitor must be the name of a logged value such as "
+                                f"'val_loss', got {monitor!r}")
         if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+            raise ArgumentError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) \
+                or not math.isfinite(min_delta):
+            raise ArgumentError(f"{owner}: min_delta must be a finite number, got {min_delta!r}")
         self.monitor, self.min_delta = monitor, abs(min_delta)
         self.mode = mode if mode != "auto" else ("max" if "acc" in monitor else "min")
         self.best = None
 
     def current(self, logs):
         if not logs or self.monitor not in logs:
-            raise GluonDLError(f"{type(self).__name__} monitors '{self.monitor}', which the "
-                               f"epoch logs lack (they have {sorted(logs or {})}); pass "
-                               f"val_iter to fit() or monitor another key")
+            raise ArgumentError(f"{type(self).__name__} monitors '{self.monitor}', which the "
+                                f"epoch logs lack (they have {sorted(logs or {})}); pass "
+                                f"val_iter to fit() or monitor another key")
         return logs[self.monitor]
 
     def improved(self, value):
@@ -207,19 +262,23 @@ class Monitor(Callback):
 
 
 class EarlyStopping(Monitor):
-    """Stops when ``monitor`` has not improved for ``patience`` epochs.
+    """Stops when ``monitor`` (default ``"val_loss"``) has not improved for ``patience`` epochs.
 
     Parameters
     ----------
+    monitor, mode, min_delta
+        As in :class:`Monitor`.
     patience : int
+        Epochs without improvement to wait, >= 0.
     restore_best_weights : bool
         Put back the parameters of the best epoch when stopping.
     """
 
-    def __init__(self, monitor="val_acc", patience=3, mode="auto", min_delta=0.0,
+    def __init__(self, monitor="val_loss", patience=3, mode="auto", min_delta=0.0,
                  restore_best_weights=False):
         super().__init__(monitor, mode, min_delta)
-        self.patience, self.restore_best_weights = patience, restore_best_weights
+        self.patience = _check_int("EarlyStopping", "patience", patience, 0)
+        self.restore_best_weights = restore_best_weights
         self.wait, self.stopped_epoch, self._best_params = 0, None, None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -227,7 +286,8 @@ class EarlyStopping(Monitor):
         if self.improved(value):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
-                self._best_params = {k: p.data().copy() for k, p in
+                # list_data: data() needs the current context among the parameter's.
+                self._best_params = {k: p.list_data()[0].copy() for k, p in
                                      self.net.collect_params().items()}
             return
         self.wait += 1
@@ -244,19 +304,46 @@ class ModelCheckpoint(Monitor):
 
     ``ckpt-<global step>.ckpt`` every ``every_n_steps`` steps and at the end of
     every epoch, keeping the newest ``keep_last``; ``best.ckpt`` whenever
-    ``monitor`` improves (if ``save_best``).  Writes are atomic: a run killed
-    while saving leaves the earlier checkpoints intact.
+    ``monitor`` (default ``"val_loss"``) improves, if ``save_best`` and the
+    logs hold it.  Writes are atomic: a run killed while saving leaves the
+    earlier checkpoints intact, and the temporary file it was writing is
+    removed when the next run in ``directory`` begins.  It runs after the
+    other callbacks of every hook (``runs_last``), so a checkpoint holds what
+    they did to the step.
+
+    Parameters
+    ----------
+    directory : str or Path
+    every_n_steps : int, optional
+        Also save every that many global steps (>= 1).
+    keep_last : int
+        ``ckpt-*.ckpt`` files to keep, >= 1.
+    monitor, mode
+        As in :class:`Monitor`.
+    save_best : bool
     """
 
     PATTERN = re.compile(r"^ckpt-(\d+)\.ckpt$")
+    # What atomic_write stages beside ckpt-*.ckpt and best.ckpt: ".<name>.<random>.tmp".
+    STAGED = re.compile(r"^\.(ckpt-\d+\.ckpt|best\.ckpt)\.[A-Za-z0-9_]+\.tmp$")
+    runs_last = True
 
-    def __init__(self, directory, every_n_steps=None, keep_last=3, monitor="val_acc",
+    def __init__(self, directory, every_n_steps=None, keep_last=3, monitor="val_loss",
                  mode="auto", save_best=True):
         super().__init__(monitor, mode)
-        if keep_last < 1:
-            raise ValueError(f"keep_last must be at least 1, got {keep_last}")
+        self.keep_last = _check_int("ModelCheckpoint", "keep_last", keep_last, 1)
+        if every_n_steps is not None:
+            every_n_steps = _check_int("ModelCheckpoint", "every_n_steps", every_n_steps, 1)
         self.directory = Path(directory)
-        self.every_n_steps, self.keep_last, self.save_best = every_n_steps, keep_last, save_best
+        self.every_n_steps, self.save_best = every_n_steps, save_best
+
+    def on_train_begin(self, logs=None):
+        from .checkpoint import check_trainer
+
+        if self.trainer is not None:
+            check_trainer(self.trainer)
+        for stale in stale_checkpoint_files(self.directory):
+            stale.unlink()
 
     def on_batch_end(self, batch, logs=None):
         if self.every_n_steps and self.state.global_step % self.every_n_steps == 0:
@@ -277,6 +364,20 @@ class ModelCheckpoint(Monitor):
         save_checkpoint(path, self.net, self.trainer, self.state)
         for old in list_checkpoints(self.directory)[:-self.keep_last]:
             old.unlink()
+
+
+def stale_checkpoint_files(directory):
+    """Temporary files of ``ModelCheckpoint`` saves in ``directory`` that were cut short.
+
+    Only names that a checkpoint save stages (``.ckpt-000000100.ckpt.<random>.tmp``,
+    ``.best.ckpt.<random>.tmp``) and only plain files; nothing else in the
+    directory is touched.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir()
+                  if ModelCheckpoint.STAGED.match(p.name) and p.is_file() and not p.is_symlink())
 
 
 def list_checkpoints(directory):
@@ -304,6 +405,10 @@ class LearningRateScheduler(Callback):
     """
 
     def __init__(self, schedule):
+        if not callable(schedule):
+            raise ArgumentError(f"LearningRateScheduler: schedule must be callable as "
+                                f"schedule(global_step) -> learning rate, got "
+                                f"{type(schedule).__name__}")
         self.schedule = schedule
 
     def on_batch_begin(self, batch, logs=None):
@@ -319,9 +424,7 @@ class GradientClipping(Callback):
     """
 
     def __init__(self, max_norm):
-        if max_norm <= 0:
-            raise ValueError(f"max_norm must be positive, got {max_norm}")
-        self.max_norm = max_norm
+        self.max_norm = _check_positive("GradientClipping", "max_norm", max_norm)
         self.last_norm = None
 
     def on_backward_end(self, batch):
