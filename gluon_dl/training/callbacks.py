@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from ..errors import ArgumentError, NonFiniteError, OutputExistsError
+from ..utils.deps import require
 from ..utils.io import atomic_write_text
 
 
@@ -138,7 +139,7 @@ class ProgressBar(Callback):
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        from tqdm.auto import tqdm
+        tqdm = require("tqdm.auto", "train", "The training progress bar").tqdm
         total = self.state.batches_per_epoch if self.state is not None else None
         self._bar = tqdm(total=total, desc=f"{self.desc} epoch {epoch + 1}/{self.state.num_epochs}",
                          unit="batch", disable=self.disable, leave=self.leave, dynamic_ncols=True)
