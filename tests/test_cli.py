@@ -124,10 +124,61 @@ def test_demo_without_convert_extra_fails_fast(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "x").exists()
 
 
-def test_overwrite_replaces_results(tmp_path):
+def test_overwrite_never_replaces_a_folder_gluon_dl_did_not_write(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    (out / "old.txt").write_text("earlier run")
+    (out / "old.txt").write_text("the user's file")
+    proc = gluon_dl("demo", "--quick", "--out", out, "--overwrite", "--no-progress")
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "not written by gluon-dl; choose an empty or new folder" in proc.stderr
+    assert str(out) in proc.stderr
+    assert os.listdir(out) == ["old.txt"] and os.listdir(tmp_path) == ["run"]
+
+
+def test_demo_writes_a_manifest_of_every_file(demo_run):
+    from gluon_dl.utils.outdir import MANIFEST_NAME, read_manifest
+
+    out, _ = demo_run
+    manifest = read_manifest(out)
+    assert manifest["command"] == "demo" and manifest["details"]["settings"]["epochs"] == 2
+    listed = {f["path"] for f in manifest["files"]}
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert on_disk == listed | {MANIFEST_NAME}
+    assert {"report.json", "artifacts/lenet5_int8.tflite"} <= listed
+
+
+def test_overwrite_replaces_results_of_an_earlier_run(tmp_path):
+    from gluon_dl.utils.outdir import MANIFEST_NAME, read_manifest, staged_output
+
+    out = tmp_path / "run"
+    with staged_output(out, "demo") as staged:  # what an earlier run left, cheaply
+        (staged.path / "old.txt").write_text("earlier run")
     proc = gluon_dl("demo", "--quick", "--out", out, "--overwrite", "--no-progress", "--seed", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not (out / "old.txt").exists() and (out / "report.json").exists()
+    assert "report.json" in {f["path"] for f in read_manifest(out)["files"]}
+    assert sorted(os.listdir(tmp_path)) == ["run"] and (out / MANIFEST_NAME).exists()
+
+
+def test_demo_refuses_the_current_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "setup.py").write_text("sources")
+    code = main(["demo", "--quick", "--out", ".", "--overwrite", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "current folder" in err and len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == ["setup.py"]
+
+
+def test_demo_refuses_too_small_a_data_file_early(tmp_path, capsys):
+    X = np.zeros((600, 28, 28), np.uint8)
+    np.savez(tmp_path / "small.npz", X=X, y=np.arange(600) % 10)
+    code = main(["demo", "--quick", "--data", str(tmp_path / "small.npz"), "--out",
+                 str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "small.npz holds 600 images; the demo needs at least 1100" in err
+    code = main(["demo", "--data", str(tmp_path / "small.npz"), "--out",
+                 str(tmp_path / "out"), "--no-progress"])
+    assert "needs at least 1500 (--quick needs 1100)" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["small.npz"]

@@ -8,7 +8,10 @@ import functools
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
+
+from ..errors import OutputExistsError
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,16 +79,34 @@ def atomic_output_path(path):
         raise
 
 
-def replace_dir(staged, target):
+def replace_dir(staged, target, remove_last=None):
     """Move the finished directory ``staged`` onto ``target``.
 
-    An existing ``target`` is moved aside first and deleted only after the new
-    one is in place, so a failure never leaves neither.
+    An existing ``target`` is moved aside to ``.<name>.old-<pid>`` first and
+    deleted only after the new one is in place, so a failure never leaves
+    neither.  Callers that must decide whether they may replace ``target`` at
+    all do so before calling (see :mod:`gluon_dl.utils.outdir`).
+
+    Parameters
+    ----------
+    staged, target : str or Path
+    remove_last : str, optional
+        Name of a file in the old ``target`` to delete after everything else,
+        so a cleanup interrupted half-way still leaves it behind (the
+        output manifest: it lets the next run recognise the remains as ours).
+
+    Returns
+    -------
+    Path
+        ``target``.
     """
     staged, target = Path(staged), Path(target)
     backup = None
-    if target.exists():
+    if os.path.lexists(target):
         backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        if os.path.lexists(backup):
+            raise OutputExistsError(f"{backup} is in the way of replacing {target}; move it "
+                                    f"away and run again")
         os.replace(target, backup)
     try:
         os.replace(staged, target)
@@ -94,5 +115,30 @@ def replace_dir(staged, target):
             os.replace(backup, target)
         raise
     if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+        try:
+            remove_tree(backup, last=remove_last)
+        except OSError as exc:
+            # The new results are in place; what is left of the old ones is
+            # swept by the next run, so this is worth a warning, not a failure.
+            warnings.warn(f"could not delete the earlier results moved aside to {backup} "
+                          f"({exc.strerror or exc}); delete it by hand", stacklevel=2)
     return target
+
+
+def remove_tree(path, last=None):
+    """Delete the directory ``path``, its file ``last`` after everything else.
+
+    Symbolic links inside are removed, never followed.
+    """
+    path = Path(path)
+    with os.scandir(path) as it:
+        entries = [e for e in it if e.name != last]
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    if last is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path / last)
+    os.rmdir(path)
