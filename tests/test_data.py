@@ -1,11 +1,13 @@
 import gzip
+import io
+import zipfile
 
 import numpy as np
 import pytest
 
 from gluon_dl.data import (ArrayLoader, load_mnist, normalize, random_shift, scale_to_range,
                            to_model_input, train_test_split)
-from gluon_dl.errors import DataError
+from gluon_dl.errors import ArgumentError, ArgumentTypeError, DataError
 from gluon_dl.models import get_config
 
 
@@ -37,6 +39,26 @@ def test_split_rejects_empty_parts():
     X, y = np.zeros((10, 28, 28), np.uint8), np.arange(10) % 2
     with pytest.raises(ValueError, match="test_size"):
         train_test_split(X, y, 10)
+
+
+@pytest.mark.parametrize("n, test_size, error, match", [
+    (0, 1, ArgumentError, "0 samples cannot be split"),
+    (1, 1, ArgumentError, "1 samples cannot be split"),
+    (10, 0, ArgumentError, "leaves no training or no held-out"),
+    (10, -3, ArgumentError, "leaves no training or no held-out"),
+    (10, 1.5, ArgumentError, "between 0 and 1"),
+    (10, "3", ArgumentTypeError, "count or a fraction"),
+    (10, True, ArgumentTypeError, "count or a fraction"),
+])
+def test_split_refuses_tiny_inputs_and_bad_sizes(n, test_size, error, match):
+    X, y = np.zeros((n, 28, 28), np.uint8), np.arange(n) % 2
+    with pytest.raises(error, match=match):
+        train_test_split(X, y, test_size)
+
+
+def test_split_refuses_mismatched_lengths():
+    with pytest.raises(ArgumentError, match="10 samples but 9 labels"):
+        train_test_split(np.zeros((10, 2)), np.zeros(9), 2)
 
 
 def test_custom_csv_and_npz(tmp_path):
@@ -109,3 +131,119 @@ def test_array_loader_order_is_a_function_of_seed_and_epoch():
     assert len(ArrayLoader(X, y, 4, last_batch="discard")) == 2
     with pytest.raises(ValueError, match="samples but"):
         ArrayLoader(X, y[:3], 4)
+
+
+@pytest.mark.parametrize("n, kwargs, error, match", [
+    (0, {}, ArgumentError, "no samples"),
+    (3, {"last_batch": "discard"}, ArgumentError, "no full batch of 4"),
+    (8, {"num_shards": 8}, ArgumentError, "leave some shards empty"),
+    (8, {"num_shards": 2, "shard": 2}, ArgumentError, "outside 0..1"),
+    (8, {"num_shards": 0}, ArgumentError, "outside"),
+    (8, {"batch_size": 2.5}, ArgumentTypeError, "batch_size must be an integer"),
+    (8, {"batch_size": 0}, ArgumentError, "batch_size must be positive"),
+    (8, {"last_batch": "drop"}, ArgumentError, "'keep' or 'discard'"),
+])
+def test_array_loader_refuses_empty_epochs_and_bad_arguments(n, kwargs, error, match):
+    kwargs = {"batch_size": 4, **kwargs}
+    with pytest.raises(error, match=match):
+        ArrayLoader(np.zeros((n, 1), np.float32), np.zeros(n), **kwargs)
+
+
+def save_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("X, match", [
+    (np.arange(2 * 28 * 28).reshape(2, 28, 28) % 301, "from 0 to 300"),
+    (np.full((2, 28, 28), -1), "from -1 to -1"),
+    (np.full((2, 28, 28), 0.5, np.float32), "with fractions"),
+    (np.full((2, 28, 28), np.nan), "whole numbers 0..255"),
+])
+def test_npz_pixels_outside_0_255_are_refused(tmp_path, X, match):
+    path = save_npz(tmp_path / "pixels.npz", X=X, y=np.array([1, 2]))
+    with pytest.raises(DataError, match=match) as info:
+        load_mnist(path)
+    assert "pixels.npz" in str(info.value) and "0..255" in str(info.value)
+
+
+def test_npz_whole_number_floats_are_pixels(tmp_path):
+    X = np.arange(2 * 28 * 28).reshape(2, 28, 28) % 256
+    path = save_npz(tmp_path / "ok.npz", X=X.astype(np.float32), y=np.array([3.0, 9.0]))
+    X2, y2 = load_mnist(path)
+    np.testing.assert_array_equal(X2, X)
+    assert X2.dtype == np.uint8 and y2.tolist() == [3, 9] and y2.dtype == np.int32
+
+
+@pytest.mark.parametrize("y, match", [
+    (np.array([3.5, 1.0]), "with fractions"),
+    (np.array([1, 10]), "labels must be 0-9"),
+    (np.array([[1], [2]]), "labels"),
+])
+def test_npz_labels_must_be_whole_numbers_0_9(tmp_path, y, match):
+    path = save_npz(tmp_path / "labels.npz", X=np.zeros((2, 28, 28), np.uint8), y=y)
+    with pytest.raises(DataError, match=match):
+        load_mnist(path)
+
+
+@pytest.mark.parametrize("X, match", [
+    (np.array([None, 1], dtype=object), "dtype object"),
+    (np.full((2, 28, 28), "7"), "dtype <U1"),
+    (np.zeros((2, 28, 28), np.complex64), "dtype complex64"),
+])
+def test_npz_of_objects_strings_or_complex_is_refused(tmp_path, X, match):
+    path = save_npz(tmp_path / "odd.npz", X=X, y=np.array([1, 2]))
+    with pytest.raises(DataError, match=match):
+        load_mnist(path)
+
+
+def forged_npz(path, shape):
+    """An npz whose 'X' header declares ``shape`` but holds one image."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    buf.write(bytes(28 * 28))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("X.npy", buf.getvalue())
+        y = io.BytesIO()
+        np.save(y, np.array([1]))
+        zf.writestr("y.npy", y.getvalue())
+    return path
+
+
+def test_npz_with_a_forged_header_is_refused_before_loading(tmp_path):
+    path = forged_npz(tmp_path / "forged.npz", (10 ** 9, 28, 28))
+    with pytest.raises(DataError, match=r"forged.npz: array 'X' declares shape "
+                                        r"\(1000000000, 28, 28\).*holds 784 bytes"):
+        load_mnist(path)
+    assert load_mnist(forged_npz(tmp_path / "honest.npz", (1, 28, 28)))[0].shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"not a zip at all", "not an .npz"),
+    (None, "has no array 'y'"),
+])
+def test_npz_that_is_no_archive_or_lacks_labels(tmp_path, content, match):
+    path = tmp_path / "bad.npz"
+    if content is None:
+        np.savez(path, X=np.zeros((1, 28, 28), np.uint8))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=match):
+        load_mnist(path)
+
+
+def test_empty_npz_and_csv_fractions_are_refused(tmp_path):
+    path = save_npz(tmp_path / "empty.npz", X=np.zeros((0, 28, 28), np.uint8),
+                    y=np.zeros(0, np.int64))
+    with pytest.raises(DataError, match="holds no images"):
+        load_mnist(path)
+    row = np.zeros(785)
+    row[5], row[-1] = 12.5, 3
+    np.savetxt(tmp_path / "frac.csv", row[None], delimiter=",")
+    with pytest.raises(DataError, match="frac.csv: pixel values .* with fractions"):
+        load_mnist(tmp_path / "frac.csv")
+    row[5], row[-1] = 12, 3.5
+    np.savetxt(tmp_path / "label.csv", row[None], delimiter=",")
+    with pytest.raises(DataError, match="label.csv: labels must be 0-9"):
+        load_mnist(tmp_path / "label.csv")

