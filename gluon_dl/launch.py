@@ -12,8 +12,12 @@ run the user's command, which builds its Trainer with ``kvstore="dist_sync"``
 (or ``dist_device_sync``, ``dist_async``).
 """
 import dataclasses
+import ipaddress
+import numbers
 import os
+import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,9 +26,13 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import GluonDLError
+from .errors import LaunchError
 
 SERVER_CMD = [sys.executable, "-c", "import mxnet"]
+LAUNCHERS = ("local", "ssh")
+# ssh's StrictHostKeyChecking: "accept-new" trusts a host the first time and
+# refuses a changed key afterwards; "no" would accept any key, a man in the middle too.
+HOST_KEY_CHECKING = ("accept-new", "yes", "no")
 
 
 @dataclasses.dataclass
@@ -47,22 +55,84 @@ def free_port(host="127.0.0.1"):
 
 
 def read_hostfile(path):
-    """Host names, one per line; blank lines and ``#`` comments are skipped."""
+    """Hosts, one per line; blank lines and ``#`` comments are skipped.
+
+    A host is a host name, an IPv4 address or an IPv6 address (bracketed or
+    not), with an optional ``user@`` in front.  Lines are handed to ssh, so
+    anything else (a line starting with ``-`` would be read as an option)
+    is refused with its line number.
+
+    Returns
+    -------
+    list of str
+        ``host`` or ``user@host``, IPv6 addresses without brackets.
+    """
     path = Path(path)
     if not path.is_file():
-        raise GluonDLError(f"hostfile {path} does not exist")
-    hosts = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-    hosts = [h for h in hosts if h]
+        raise LaunchError(f"hostfile {path} does not exist or is not a file; pass a file "
+                          f"listing one host per line")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LaunchError(f"cannot read hostfile {path} ({exc}); pass a UTF-8 text file "
+                          f"listing one host per line") from exc
+    hosts = []
+    for number, line in enumerate(lines, 1):
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            hosts.append(parse_host(entry, f"hostfile {path} line {number}"))
     if not hosts:
-        raise GluonDLError(f"hostfile {path} names no hosts")
+        raise LaunchError(f"hostfile {path} names no hosts")
     return hosts
+
+
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def parse_host(text, where="host"):
+    """``text`` as an ssh destination (``host`` or ``user@host``), or a LaunchError.
+
+    Parameters
+    ----------
+    text : str
+    where : str
+        Where ``text`` came from, for the error message (a hostfile line).
+    """
+    user, at, host = text.rpartition("@")
+    if (at and not _USER.fullmatch(user)) or not host:
+        raise LaunchError(f"{where}: {text!r} is not a host; write a host name, an IP "
+                          f"address or user@host (no spaces, options or shell characters)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        valid = _is_ipv6(host)
+    else:
+        valid = _is_ipv6(host) or _is_hostname(host)
+    if not valid:
+        raise LaunchError(f"{where}: {text!r} is not a host; write a host name, an IP "
+                          f"address or user@host (no spaces, options or shell characters)")
+    return f"{user}@{host}" if at else host
+
+
+def _is_hostname(host):
+    # Covers IPv4 addresses too: they are dotted labels of digits.
+    labels = host.split(".")
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def _is_ipv6(host):
+    try:
+        ipaddress.IPv6Address(host)  # a %zone suffix is accepted and checked too
+    except ValueError:
+        return False
+    return re.fullmatch(r"[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?", host) is not None
 
 
 def plan_roles(num_workers, num_servers, hosts=None):
     """Scheduler on the first host; servers and workers round-robin over the hosts."""
-    if num_workers < 1 or num_servers < 1:
-        raise GluonDLError(f"a job needs at least one worker and one server, got "
-                           f"{num_workers} workers and {num_servers} servers")
+    if not (_is_count(num_workers) and _is_count(num_servers)):
+        raise LaunchError(f"a job needs at least one worker and one server (-n and -s of 1 "
+                          f"or more), got {num_workers!r} workers and {num_servers!r} servers")
     hosts = hosts or ["127.0.0.1"]
     roles = [Role("scheduler", 0, hosts[0])]
     roles += [Role("server", i, hosts[i % len(hosts)]) for i in range(num_servers)]
@@ -106,8 +176,13 @@ class Job:
         self._threads = []
 
     def start(self, role, argv, env):
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        except OSError as exc:  # not found, not executable: the caller stops the job
+            raise LaunchError(f"cannot start {role.label}: {argv[0]} "
+                              f"({exc.strerror or exc}); check the command") from exc
         self.procs.append((role, proc))
         t = threading.Thread(target=self._relay, args=(role, proc), daemon=True)
         t.start()
@@ -174,34 +249,64 @@ def _describe(code):
     return f"exited with code {code}"
 
 
-def ssh_argv(role, command, env, cwd):
-    """The ssh command that starts ``command`` with ``env`` on ``role.host``."""
+def ssh_argv(role, command, env, cwd, host_key_checking="accept-new"):
+    """The ssh command that starts ``command`` with ``env`` on ``role.host``.
+
+    ``--`` ends ssh's options, so the host can never be read as one.
+    """
+    _check_choice("host_key_checking", host_key_checking, HOST_KEY_CHECKING)
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
     remote = f"cd {shlex.quote(str(cwd))} && env {exports} {shlex.join(command)}"
-    return ["ssh", "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes", role.host, remote]
+    return ["ssh", "-o", f"StrictHostKeyChecking={host_key_checking}", "-o", "BatchMode=yes",
+            "--", role.host, remote]
 
 
 def launch(command, num_workers, num_servers=1, hostfile=None, launcher="local",
-           threads=None, out=None):
+           threads=None, out=None, host_key_checking="accept-new"):
     """Run ``command`` as ``num_workers`` workers of a parameter-server job.
+
+    Parameters
+    ----------
+    command : list of str
+        The worker command, e.g. ``["python", "train.py"]``.
+    num_workers, num_servers : int
+        At least 1 each.
+    hostfile : str or Path, optional
+        Hosts, one per line (see :func:`read_hostfile`); needed by ``"ssh"``.
+    launcher : {"local", "ssh"}
+    threads : int, optional
+        OpenMP threads per worker, at least 1 (default: cores / local workers).
+    out : file object, optional
+        Where the prefixed output lines go (default: stdout).
+    host_key_checking : {"accept-new", "yes", "no"}
+        ssh's ``StrictHostKeyChecking`` for the ssh launcher.
 
     Returns
     -------
     int
         0 when every worker succeeded, 1 when a process failed (the job is
         then stopped within seconds).
+
+    Raises
+    ------
+    LaunchError
+        A bad host list, count, launcher or command; nothing is started.
     """
     if not command:
-        raise GluonDLError("no command to launch: put it after '--', e.g. "
-                           "gluon-dl launch -n 2 -s 1 -- python train.py")
-    if launcher not in ("local", "ssh"):
-        raise GluonDLError(f"launcher must be 'local' or 'ssh', got {launcher!r}")
+        raise LaunchError("no command to launch: put it after '--', e.g. "
+                          "gluon-dl launch -n 2 -s 1 -- python train.py")
+    _check_choice("launcher", launcher, LAUNCHERS)
+    _check_choice("host_key_checking", host_key_checking, HOST_KEY_CHECKING)
+    if threads is not None and not _is_count(threads):
+        raise LaunchError(f"--threads must be a whole number of at least 1, got {threads!r}")
     hosts = read_hostfile(hostfile) if hostfile else None
     if launcher == "ssh" and not hosts:
-        raise GluonDLError("--launcher ssh needs --hostfile FILE listing the hosts")
+        raise LaunchError("--launcher ssh needs --hostfile FILE listing the hosts")
     local = launcher == "local"
     roles = plan_roles(num_workers, num_servers, None if local else hosts)
-    root_uri = "127.0.0.1" if local else roles[0].host
+    # Remote workers run the command on their own hosts: only ssh itself is checked here.
+    _check_program(command[0] if local else "ssh")
+    root_uri = "127.0.0.1" if local else roles[0].host.rpartition("@")[2]
     root_port = free_port() if local else 9091
     threads = threads or default_threads(num_workers if local else 1)
     job = Job(out)
@@ -212,7 +317,8 @@ def launch(command, num_workers, num_servers=1, hostfile=None, launcher="local",
             if local:
                 job.start(role, argv, {**os.environ, **env})
             else:
-                job.start(role, ssh_argv(role, argv, env, os.getcwd()), dict(os.environ))
+                job.start(role, ssh_argv(role, argv, env, os.getcwd(), host_key_checking),
+                          dict(os.environ))
         code, message = job.wait()
     except BaseException:
         job.stop(grace=1.0)
@@ -220,6 +326,30 @@ def launch(command, num_workers, num_servers=1, hostfile=None, launcher="local",
     if message:
         print(f"gluon-dl launch: {message}", file=sys.stderr)
     return code
+
+
+def _is_count(value):
+    """An integer of at least 1 (a bool is not one)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise LaunchError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_program(program):
+    """Raise LaunchError unless ``program`` names an executable, before anything starts."""
+    program = str(program)
+    if os.sep in program or (os.altsep and os.altsep in program):
+        if not os.path.isfile(program):
+            raise LaunchError(f"the command {program} does not exist; check the path")
+        if not os.access(program, os.X_OK):
+            raise LaunchError(f"the command {program} is not executable; run it through its "
+                              f"interpreter (python {program}) or chmod +x it")
+    elif shutil.which(program) is None:
+        raise LaunchError(f"the command {program!r} was not found on PATH; check the spelling "
+                          f"or give its full path")
 
 
 def worker_rank():

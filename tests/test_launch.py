@@ -1,5 +1,7 @@
 """`gluon-dl launch`: a parameter-server job on loopback, and how it fails."""
+import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -9,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gluon_dl.errors import GluonDLError
-from gluon_dl.launch import plan_roles, read_hostfile, role_env, ssh_argv
+from gluon_dl.errors import GluonDLError, LaunchError
+from gluon_dl.launch import launch, plan_roles, read_hostfile, role_env, ssh_argv
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "distributed_lenet.py"
 
@@ -43,7 +45,8 @@ def test_hostfile_and_ssh_command(tmp_path):
         ("worker 0", "node-a"), ("worker 1", "node-b"), ("worker 2", "node-a")]
     argv = ssh_argv(roles[4], ["python", "train.py", "--out", "a b"], {"DMLC_ROLE": "worker"},
                     "/work/x")
-    assert argv[:1] == ["ssh"] and argv[-2] == "node-b"
+    assert argv[:1] == ["ssh"] and argv[-3:-1] == ["--", "node-b"]
+    assert "StrictHostKeyChecking=accept-new" in argv and "StrictHostKeyChecking=no" not in argv
     assert argv[-1] == "cd /work/x && env DMLC_ROLE=worker python train.py --out 'a b'"
     with pytest.raises(GluonDLError, match="does not exist"):
         read_hostfile(tmp_path / "missing")
@@ -122,3 +125,88 @@ def test_failing_command_and_usage_errors(tmp_path):
     proc = gluon_dl("launch", "-n", 2)
     assert proc.returncode == 1 and "no command to launch" in proc.stderr
     assert gluon_dl("launch").returncode == 2
+
+
+@pytest.mark.parametrize("line", [
+    "-oProxyCommand=touch /tmp/pwned", "-F/tmp/config", "node a", "node;reboot", "$(id)",
+    "node`id`", "a=b", "node|x", "-node", "node-", "user name@node", "@node", "a@b@c",
+    "[node-a]", "[::1", "node..a", "node:22", "x" * 254,
+])
+def test_hostfile_lines_that_are_no_hosts_are_refused(tmp_path, line):
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text(f"node-a\n# comment\n{line}\n")
+    with pytest.raises(LaunchError, match=r"hosts line 3: .* is not a host"):
+        read_hostfile(hostfile)
+
+
+def test_hostfile_accepts_names_addresses_and_users(tmp_path):
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("node-a.cluster.local\n10.0.0.7\nalice@gpu_01\n[::1]\n"
+                        "bob@[fe80::1%eth0]\n2001:db8::2\n")
+    assert read_hostfile(hostfile) == ["node-a.cluster.local", "10.0.0.7", "alice@gpu_01",
+                                       "::1", "bob@fe80::1%eth0", "2001:db8::2"]
+
+
+@pytest.mark.parametrize("mode", ["accept-new", "yes", "no"])
+def test_host_key_checking_is_chosen_by_the_user(mode):
+    role = plan_roles(1, 1, ["node-a"])[2]
+    argv = ssh_argv(role, ["true"], {}, "/w", host_key_checking=mode)
+    assert argv[argv.index("-o") + 1] == f"StrictHostKeyChecking={mode}"
+    with pytest.raises(LaunchError, match="host_key_checking must be one of"):
+        ssh_argv(role, ["true"], {}, "/w", host_key_checking="off")
+
+
+FAKE_SSH = """#!{python}
+import json, sys
+with open({log!r}, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+def test_ssh_launcher_passes_host_after_double_dash_and_key_checking(tmp_path, monkeypatch):
+    """A stand-in ssh on PATH records the argv each role's ssh receives."""
+    log = tmp_path / "ssh.log"
+    fake = tmp_path / "bin" / "ssh"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_SSH.format(python=sys.executable, log=str(log)))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("alice@node-a\nnode-b\n")
+    proc = gluon_dl("launch", "-n", 2, "-s", 1, "--launcher", "ssh", "--hostfile", hostfile,
+                    "--host-key-checking", "yes", "--", "python", "train.py", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(c[c.index("--") + 1] for c in calls) == [
+        "alice@node-a", "alice@node-a", "alice@node-a", "node-b"]
+    for argv in calls:
+        assert argv[:5] == ["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "--"]
+        assert "DMLC_PS_ROOT_URI=node-a " in argv[-1]  # the address, without the user
+
+
+@pytest.mark.parametrize("args, match", [
+    (["-n", 1, "--", "no-such-program-x"], "'no-such-program-x' was not found on PATH"),
+    (["-n", 1, "--", "./no/such/script.sh"], "./no/such/script.sh does not exist"),
+    (["-n", 0, "--", "true"], "at least one worker and one server"),
+    (["-n", 1, "-s", 0, "--", "true"], "at least one worker and one server"),
+    (["-n", 1, "--threads", -2, "--", "true"], "--threads must be a whole number of at least 1"),
+    (["-n", 1, "--threads", 0, "--", "true"], "--threads must be a whole number of at least 1"),
+    (["-n", 1, "--launcher", "ssh", "--", "true"], "needs --hostfile"),
+])
+def test_bad_launches_fail_with_one_line_before_starting(args, match):
+    proc = gluon_dl("launch", *args, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gluon-dl launch: error: "), proc.stderr
+    assert match in lines[0]
+
+
+def test_command_that_is_not_executable_is_refused(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    with pytest.raises(LaunchError, match="train.py is not executable; run it through"):
+        launch([str(script)], 1)
+    with pytest.raises(LaunchError, match="launcher must be one of local, ssh"):
+        launch(["true"], 1, launcher="mpi")
+    with pytest.raises(LaunchError, match="the number of|at least one worker"):
+        launch(["true"], "2")
