@@ -36,7 +36,7 @@ def measure(pairs, rounds, runs, threads):
     from deploy.runtime import benchmark_latency, load
 
     predictors = {(p, b): load(p, backend=b, num_threads=threads) for p, b in pairs}
-    x = np.random.RandomState(0).rand(*next(iter(predictors.values())).metadata["input"]["shape"][1:])
+    x = np.random.RandomState(0).rand(*next(iter(predictors.values())).config.input_shape)
     samples = {key: [] for key in predictors}
     for _ in range(rounds):
         for key, pred in predictors.items():

@@ -1,67 +1,183 @@
 """Reading inputs for a deployed model from files (``gluon-dl predict``).
 
 Images are resized to the model's input size and scaled to its input range;
-``.npy`` files hold raw inputs in the model's layout, one sample or a batch.
-Pillow is imported only for image files.
+``.npy`` files (and ``.npz`` files holding one array) hold raw inputs in the
+model's layout, one sample or a batch.  Array headers are checked before
+anything is allocated, so a forged header that asks for terabytes is an error,
+not an out-of-memory crash; pickled objects are never loaded.  Pillow is
+imported only for image files.
 """
+import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from gluon_dl.errors import InputShapeError, ModelFileError
+from gluon_dl.utils.deps import require
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+ARRAY_SUFFIXES = {".npy", ".npz"}
+MAX_ARRAY_BYTES = 1 << 30  # 1 GiB: thousands of images; more is not one predict call
+MAX_IMAGE_PIXELS = 1 << 26  # 64 megapixels, decoded before resizing
 
 
-def load_input(path, input_meta):
-    """Load one input file as raw floats shaped ``(N,) + sample shape``.
+def load_input(path, config):
+    """Load one input file as a batch ``(N,) + config.input_shape``.
 
     Parameters
     ----------
     path : str or Path
-        ``.npy`` or an image file.
-    input_meta : dict
-        The ``input`` entry of an artifact's metadata: ``shape`` (with batch
-        axis), ``layout`` and ``input_range``.
+        ``.npy``, ``.npz`` (one array) or an image file.
+    config : ModelConfig
+        The model's configuration (``Predictor.config``): input shape,
+        layout, dtype and range.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 inputs in ``config.input_range`` (uint8 arrays and images are
+        scaled there from 0..255), or the integer ids of a token model.
+
+    Raises
+    ------
+    ModelFileError
+        For a missing, unreadable, truncated or forged file, or one of an
+        unsupported type.
+    InputShapeError
+        For an array of the wrong shape or a non-numeric dtype.
     """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"input file {path} does not exist")
-    shape = tuple(input_meta["shape"][1:])
-    if path.suffix.lower() == ".npy":
-        x = _load_npy(path)
-        x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-        if x.shape == shape:
-            x = x[None]
-        if x.shape[1:] != shape:
-            raise InputShapeError(f"{path}: array of shape {x.shape} does not fit the model's "
-                                  f"input {shape} ({input_meta['layout']} without batch axis)")
-        return x
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return _load_image(path, shape, input_meta)[None]
-    raise ModelFileError(f"{path}: unsupported input type '{path.suffix}'; pass a .npy array "
-                         f"or an image ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    suffix = path.suffix.lower()
+    if suffix in ARRAY_SUFFIXES:
+        return _as_batch(path, read_array(path), config)
+    if suffix in IMAGE_SUFFIXES:
+        return _load_image(path, config)[None]
+    raise ModelFileError(f"{path}: unsupported input type '{path.suffix}'; pass a .npy/.npz "
+                         f"array or an image ({', '.join(sorted(IMAGE_SUFFIXES))})")
 
 
-def _load_npy(path):
+def read_array(path):
+    """The numeric array in a ``.npy`` file, or the single array of a ``.npz`` file.
+
+    The header is read first: object, string and complex dtypes are refused,
+    and so is a declared size larger than the file or :data:`MAX_ARRAY_BYTES`.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        return _read_npz(path)
+    with open(path, "rb") as f:
+        _check_header(f, path.stat().st_size, str(path))
     try:
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ModelFileError(f"{path} is not a readable .npy array ({exc})") from exc
+    except (ValueError, OSError, EOFError) as exc:
+        raise ModelFileError(f"{path} is not a readable .npy array ({exc})") from None
 
 
-def _load_image(path, shape, input_meta):
-    from PIL import Image  # a core dependency of gluon-dl
-    layout = input_meta["layout"]
-    channels = shape[layout.index("C") - 1]
-    height, width = shape[layout.index("H") - 1], shape[layout.index("W") - 1]
+def _read_npz(path):
     try:
-        img = Image.open(path)
-        img = img.convert("L" if channels == 1 else "RGB").resize((width, height))
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(f"{path} is not a readable image ({exc})") from exc
-    lo, hi = input_meta.get("input_range", (0.0, 1.0))
-    x = np.asarray(img, dtype=np.float32) * ((hi - lo) / 255.0) + lo
-    if x.ndim == 2:
-        x = x[:, :, None]
-    return x.transpose(2, 0, 1) if layout == "NCHW" else x
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelFileError(f"{path} is not a readable .npz archive ({exc})") from None
+    with archive:
+        members = [i for i in archive.infolist() if i.filename.endswith(".npy")]
+        if len(members) != 1:
+            names = [i.filename[:-4] for i in members]
+            raise ModelFileError(f"{path} holds {len(members)} arrays {names}; pass an .npz "
+                                 f"with one array, or a .npy")
+        info = members[0]
+        try:
+            with archive.open(info) as f:
+                _check_header(f, info.file_size, f"{path}:{info.filename}")
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ModelFileError(f"{path} is not a readable .npz archive ({exc})") from None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return npz[info.filename[:-4]]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ModelFileError(f"{path} is not a readable .npz archive ({exc})") from None
+
+
+def _check_header(f, size, source):
+    """Check the ``.npy`` header at ``f`` against the ``size`` of the stored data."""
+    shape, dtype = _read_header(f, source)
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise InputShapeError(f"{source} holds an array of dtype {dtype}{_kind_hint(dtype)}; "
+                              f"models take numeric arrays (float, int or uint8)")
+    declared = math.prod(shape) * dtype.itemsize
+    available = size - f.tell()
+    if declared > available:
+        raise ModelFileError(f"{source} declares a {dtype} array of shape {shape} "
+                             f"({declared} bytes) but holds {max(available, 0)} bytes of data: "
+                             f"the file is truncated or its header is forged")
+    if declared > MAX_ARRAY_BYTES:
+        raise ModelFileError(f"{source} holds {declared} bytes of inputs, more than the "
+                             f"{MAX_ARRAY_BYTES >> 20} MiB one predict call reads; split it")
+
+
+def _read_header(f, source):
+    """``(shape, dtype)`` from a ``.npy`` header, without reading the data."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unknown .npy format version {version}")
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise ModelFileError(f"{source} is not a readable .npy array ({exc})") from None
+    return shape, dtype
+
+
+def _kind_hint(dtype):
+    if dtype.hasobject:
+        return " (Python objects, which gluon-dl never unpickles)"
+    return {"U": " (text)", "S": " (bytes)", "c": " (complex)", "V": " (records)"}.get(
+        dtype.kind, "")
+
+
+def _as_batch(path, x, config):
+    """The array ``x`` of file ``path`` as a batch of the model's dtype."""
+    shape = tuple(config.input_shape)
+    if x.shape == shape:
+        x = x[None]
+    if x.shape[1:] != shape or len(x) == 0:
+        raise InputShapeError(f"{path}: array of shape {x.shape} does not fit the model's "
+                              f"input {shape} ({config.layout} without batch axis), nor a "
+                              f"batch of them")
+    if config.takes_floats:
+        return config.scale_to_range(x) if x.dtype == np.uint8 else x.astype(np.float32)
+    if x.dtype.kind not in "iu":
+        raise InputShapeError(f"{path} holds {x.dtype} values; the model takes integer ids "
+                              f"({config.input_dtype}): save them as integers")
+    return x
+
+
+def _load_image(path, config):
+    shape, layout = tuple(config.input_shape), config.layout
+    if not config.takes_floats or len(layout) != 4 or set(layout[1:]) != set("CHW"):
+        raise InputShapeError(f"{path}: the model takes {config.input_dtype} inputs in layout "
+                              f"{layout}, not images; pass a .npy array of shape {shape}")
+    channels = shape[layout.index("C") - 1]
+    if channels not in (1, 3):
+        raise InputShapeError(f"{path}: the model takes {channels}-channel inputs; images "
+                              f"give 1 (grey) or 3 (RGB): pass a .npy array of shape {shape}")
+    height, width = shape[layout.index("H") - 1], shape[layout.index("W") - 1]
+    image = require("PIL.Image", "edge", "Reading image inputs")
+    try:
+        with image.open(path) as img:
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                raise ModelFileError(f"{path} is {img.width}x{img.height} pixels, more than "
+                                     f"gluon-dl decodes; shrink it to {width}x{height}")
+            img = img.convert("L" if channels == 1 else "RGB").resize((width, height))
+            pixels = np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, image.DecompressionBombError) as exc:
+        raise ModelFileError(f"{path} is not a readable image ({exc})") from None
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    x = config.scale_to_range(pixels)  # H, W, C
+    return x.transpose(["HWC".index(axis) for axis in layout[1:]])

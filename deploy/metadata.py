@@ -1,70 +1,87 @@
-"""The metadata every exported artifact carries.
+"""The metadata every exported artifact carries, and the checks that it is intact.
 
 An edge runtime or a mobile app needs nothing but the model file and this
-metadata: what the input looks like (shape, layouts, dtype), how to normalize
-raw inputs, and what the outputs mean (labels).  It lives in a JSON sidecar
-beside the artifact (``lenet5_int8.tflite`` -> ``lenet5_int8.tflite.json``);
-ONNX files also embed the same JSON in their ``metadata_props`` under
-:data:`METADATA_KEY`.
+metadata: the model's :class:`~gluon_dl.config.ModelConfig` (input shape,
+layout, dtype, normalization, labels) and what the file holds.  It lives in a
+JSON sidecar beside the artifact (``lenet5_int8.tflite`` ->
+``lenet5_int8.tflite.json``); ONNX files also embed it in their
+``metadata_props`` under :data:`METADATA_KEY`.
 
-This module imports nothing but the standard library (and gluon-dl's errors and
-atomic IO): the edge runtime reads metadata with it.
+This module imports nothing but the standard library, numpy, gluon-dl's
+config, errors and atomic IO: the edge runtime reads metadata with it.
 
-Keys (``FORMAT_VERSION`` 1)
+Keys (``FORMAT_VERSION`` 2)
 ---------------------------
 format_version : int
-name, task : str
-num_classes : int or None
-labels : list of str
-input : dict
-    What a caller passes (in the layout the model was trained with):
-    ``shape`` (list of int, batch axis included, 1 for one sample),
-    ``layout`` (e.g. ``"NCHW"``), ``dtype`` (of raw inputs, ``"float32"`` for
-    images), ``mean``/``std`` (per channel; the network sees
-    ``(x - mean) / std``; None for non-float inputs), ``input_range`` (of raw
-    ``x``), ``dynamic_batch`` (whether the artifact takes any batch size) and
-    ``name`` (of the artifact's input tensor).
+config : dict
+    Exactly ``ModelConfig.to_dict()``; read back with ``ModelConfig.from_dict``,
+    which validates every field.
 artifact : dict
     What the file holds: ``format`` (``"onnx"``, ``"tflite"``, ``"mxnet"``),
-    ``precision`` (``"float32"``, ``"float16"``, ``"int8"``, ...), ``layout`` of
-    its input tensor (onnx2tf turns NCHW into NHWC), ``input_dtype`` of that
-    tensor (``"int8"`` for full-integer TFLite), ``output_names`` and
-    ``quantization`` (None, or ``{"input": {"dtype", "scale", "zero_point"},
-    "output": {...}}`` as the interpreter reports them).
+    ``precision`` (``"float32"``, ``"float16"``, ``"int8"``, ``"dynamic_range"``),
+    ``layout`` of its input tensor (onnx2tf turns NCHW into NHWC),
+    ``input_dtype`` of that tensor (``"int8"`` for full-integer TFLite),
+    ``input_names`` and ``output_names`` (its tensors), ``dynamic_batch``
+    (whether it takes any batch size), ``quantization`` (None, or
+    ``{"input": {"dtype", "scale", "zero_point"}, "output": {...}}`` as the
+    interpreter reports them), ``sha256`` (of the artifact file; None in the
+    copy embedded in an ONNX file, which cannot hold its own hash),
+    ``files`` (``{name: sha256}`` of the other files it needs, e.g. MXNet's
+    ``.params``) and, for ONNX, ``graph_sha256`` (of the serialized ``graph``
+    field, checked when the embedded copy is the only metadata).
 producer : dict
     ``{"name": "gluon-dl", "version": ..., <tool>: <version>, ...}``.
+
+Format 1 (an ``input`` section that repeated the config's fields) is refused
+with a request to re-export.
 """
+import hashlib
 import json
+import math
+import numbers
+import re
 from pathlib import Path
 
-from gluon_dl.errors import ModelFileError
+import numpy as np
+
+from gluon_dl.config import DTYPES, ModelConfig
+from gluon_dl.errors import ArgumentError, IntegrityError, ModelFileError
 from gluon_dl.utils.io import atomic_write_text
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA_KEY = "gluon_dl"
 SIDECAR_SUFFIX = ".json"
-REQUIRED_KEYS = ("format_version", "name", "labels", "input", "artifact")
-REQUIRED_SECTION_KEYS = {"input": ("shape", "layout", "dtype", "mean", "std", "input_range"),
-                         "artifact": ("format", "precision", "layout", "input_dtype")}
+FORMATS = ("onnx", "tflite", "mxnet")
+PRECISIONS = ("float32", "float16", "int8", "dynamic_range")
+SIDECAR, EMBEDDED, ARGUMENT = "sidecar", "embedded", "argument"  # where metadata came from
+MAX_METADATA_BYTES = 16 << 20  # a thousand labels take 20 KB; more is not metadata
+MAX_NESTING = 32  # gluon-dl metadata nests 5 levels deep
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+OPT_OUT = ("pass verify_checksum=False to deploy.runtime.load (gluon-dl predict "
+           "--no-verify-checksum) to run it anyway")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-def build_metadata(config, *, fmt, precision, artifact_layout=None, input_name="data",
+def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=None,
                    dynamic_batch=False, output_names=(), artifact_input_dtype=None,
-                   quantization=None, producer=None):
-    """The metadata dict of one artifact.
+                   quantization=None, graph_sha256=None, producer=None):
+    """The metadata dict of one artifact, its hashes still unset.
+
+    :func:`write_sidecar` records the SHA-256 of the written files.
 
     Parameters
     ----------
     config : ModelConfig or dict
         The model's configuration (a ``ModelConfig`` or its ``to_dict()``).
     fmt : str
-        Artifact format: ``"onnx"``, ``"tflite"``, ``"mxnet"``.
+        Artifact format, one of :data:`FORMATS`.
     precision : str
-        ``"float32"``, ``"float16"``, ``"int8"``, ...
+        One of :data:`PRECISIONS`.
     artifact_layout : str, optional
         Axis order of the artifact's input; defaults to the model's layout.
-    input_name : str
-        Name of the artifact's input tensor.
+    input_names : sequence of str, optional
+        Names of the artifact's input tensors; default ``config.input_names``.
     dynamic_batch : bool
         Whether the artifact takes any batch size.
     output_names : sequence of str
@@ -72,6 +89,8 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_name="
         Dtype of the artifact's input tensor; defaults to the raw input dtype.
     quantization : dict, optional
         Scale/zero-point of integer inputs and outputs.
+    graph_sha256 : str, optional
+        For ONNX: the SHA-256 of the serialized graph (:func:`onnx_graph_sha256`).
     producer : dict, optional
         Versions of the tools that made the artifact, e.g. ``{"onnx2tf": "1.19.16"}``.
 
@@ -79,61 +98,43 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_name="
     -------
     dict
         JSON-ready; see the module docstring for the keys.
+
+    Raises
+    ------
+    ArgumentError
+        For an invalid config or artifact field (e.g. a layout that is not a
+        permutation of the model's).
     """
-    cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    layout = cfg.get("layout", "NCHW")
-    artifact_layout = artifact_layout or layout
-    if sorted(artifact_layout) != sorted(layout):
-        raise ValueError(f"artifact layout {artifact_layout!r} is not a permutation of the "
-                         f"model layout {layout!r}")
-    dtype = str(cfg.get("input_dtype", "float32"))
-    floats = dtype.startswith("float")
-    return {
+    if not isinstance(config, ModelConfig):
+        config = ModelConfig.from_dict(config)
+    meta = {
         "format_version": FORMAT_VERSION,
-        "name": cfg["name"],
-        "task": cfg.get("task", "classification"),
-        "num_classes": cfg.get("num_classes"),
-        "labels": [str(label) for label in cfg.get("labels", ())],
-        "input": {
-            "name": str(input_name),
-            "shape": [1] + [int(d) for d in cfg["input_shape"]],
-            "layout": layout,
-            "dtype": dtype,
-            "mean": [float(v) for v in cfg.get("mean", (0.0,))] if floats else None,
-            "std": [float(v) for v in cfg.get("std", (1.0,))] if floats else None,
-            "input_range": [float(v) for v in cfg.get("input_range", (0.0, 1.0))],
-            "dynamic_batch": bool(dynamic_batch),
-        },
+        "config": config.to_dict(),
         "artifact": {
             "format": fmt,
             "precision": precision,
-            "layout": artifact_layout,
-            "input_dtype": str(artifact_input_dtype or dtype),
+            "layout": artifact_layout or config.layout,
+            "input_dtype": str(artifact_input_dtype or config.input_dtype),
+            "input_names": [str(n) for n in (input_names or config.input_names)],
             "output_names": [str(n) for n in output_names],
+            "dynamic_batch": bool(dynamic_batch),
             "quantization": quantization,
+            "sha256": None,
+            "files": {},
         },
         "producer": {"name": "gluon-dl", "version": _gluon_dl_version(), **(producer or {})},
     }
-
-
-def model_config_fields(meta):
-    """The :class:`~gluon_dl.models.ModelConfig` fields recorded in ``meta``.
-
-    ``ModelConfig.from_dict(model_config_fields(meta))`` rebuilds the config
-    of the model an artifact came from (without ``paper``/``lesson``).
-    """
-    inp = meta["input"]
-    fields = {k: meta[k] for k in ("name", "num_classes", "labels", "task") if k in meta}
-    fields.update(input_shape=list(inp["shape"][1:]), layout=inp["layout"],
-                  input_dtype=inp["dtype"], input_range=inp["input_range"])
-    if inp.get("mean") is not None:
-        fields.update(mean=inp["mean"], std=inp["std"])
-    return fields
+    if graph_sha256 is not None:
+        meta["artifact"]["graph_sha256"] = graph_sha256
+    try:
+        return validate(meta, source=f"metadata of the {fmt} artifact")
+    except ModelFileError as exc:
+        raise ArgumentError(str(exc)) from None
 
 
 def to_json(meta):
     """Serialize metadata the same way for sidecars and embedded copies."""
-    return json.dumps(meta, indent=2, sort_keys=True)
+    return json.dumps(meta, indent=2, sort_keys=True, allow_nan=False)
 
 
 def sidecar_path(artifact_path):
@@ -142,29 +143,57 @@ def sidecar_path(artifact_path):
     return artifact_path.with_name(artifact_path.name + SIDECAR_SUFFIX)
 
 
-def write_sidecar(artifact_path, meta):
-    """Write ``meta`` beside ``artifact_path`` atomically; return the sidecar path."""
-    validate(meta, source=f"metadata for {artifact_path}")
+def write_sidecar(artifact_path, meta, companions=()):
+    """Record the files' SHA-256 in ``meta`` and write it beside ``artifact_path``.
+
+    Parameters
+    ----------
+    artifact_path : str or Path
+        The finished artifact; its hash goes to ``artifact.sha256``.
+    meta : dict
+        From :func:`build_metadata`; not modified.
+    companions : sequence of path
+        Other files the artifact needs (MXNet's ``.params``); their hashes go
+        to ``artifact.files`` under their names.
+
+    Returns
+    -------
+    Path
+        The sidecar, written atomically.
+    """
+    artifact = dict(meta["artifact"], sha256=file_sha256(artifact_path),
+                    files={Path(p).name: file_sha256(p) for p in companions})
+    meta = validate(dict(meta, artifact=artifact), source=f"metadata for {artifact_path}")
     return atomic_write_text(sidecar_path(artifact_path), to_json(meta) + "\n")
 
 
 def read_metadata(artifact_path):
-    """The metadata of an artifact: its sidecar, or for ``.onnx`` its embedded copy.
+    """The validated metadata of an artifact: its sidecar, or for ``.onnx`` its embedded copy.
 
     Raises
     ------
     ModelFileError
-        When neither exists or the metadata is not valid JSON with the
-        required keys; the message names the file and what to do.
+        When neither exists, or the metadata is not valid JSON of this format
+        (a field of the config or artifact sections missing or invalid); the
+        message names the file, the field and what to do.
     """
+    return locate_metadata(artifact_path)[0]
+
+
+def locate_metadata(artifact_path):
+    """``(metadata, origin)``: the validated metadata and :data:`SIDECAR` or :data:`EMBEDDED`."""
     artifact_path = Path(artifact_path)
     sidecar = sidecar_path(artifact_path)
     if sidecar.is_file():
-        return _parse(sidecar.read_text(encoding="utf-8"), source=str(sidecar))
+        if sidecar.stat().st_size > MAX_METADATA_BYTES:
+            raise ModelFileError(f"{sidecar} holds {sidecar.stat().st_size} bytes, more than "
+                                 f"gluon-dl metadata ever does; restore it or re-export the model")
+        return _parse(sidecar.read_bytes(), source=str(sidecar)), SIDECAR
     if artifact_path.suffix == ".onnx" and artifact_path.is_file():
-        embedded = _onnx_metadata_props(artifact_path).get(METADATA_KEY)
+        embedded = _onnx_metadata_props(artifact_path.read_bytes()).get(METADATA_KEY)
         if embedded is not None:
-            return _parse(embedded, source=f"{artifact_path} (metadata_props '{METADATA_KEY}')")
+            source = f"{artifact_path} (metadata_props '{METADATA_KEY}')"
+            return _parse(embedded, source=source), EMBEDDED
     where = f"{sidecar}" + (f" or a '{METADATA_KEY}' entry in its metadata_props"
                             if artifact_path.suffix == ".onnx" else "")
     raise ModelFileError(
@@ -172,33 +201,147 @@ def read_metadata(artifact_path):
         f"the exporter wrote next to the model, or re-export it with deploy.export")
 
 
+def config_from(meta, source="metadata"):
+    """The :class:`ModelConfig` recorded in ``meta``; ModelFileError naming ``source``."""
+    try:
+        return ModelConfig.from_dict(meta["config"])
+    except ArgumentError as exc:
+        raise ModelFileError(f"{source} holds an invalid model config: {exc}. Fix that field "
+                             f"or re-export the model") from None
+
+
+# --- validation -----------------------------------------------------------------------------
+
 def validate(meta, source):
-    """Check that ``meta`` has the keys this version reads; return it."""
+    """Check every field of ``meta`` against this format; return it.
+
+    Raises
+    ------
+    ModelFileError
+        Naming ``source`` and the first invalid field.
+    """
     if not isinstance(meta, dict):
         raise ModelFileError(f"{source} is not a JSON object; re-export the model")
-    missing = [k for k in REQUIRED_KEYS if k not in meta]
-    for section, keys in REQUIRED_SECTION_KEYS.items():
-        if isinstance(meta.get(section), dict):
-            missing += [f"{section}.{k}" for k in keys if k not in meta[section]]
-        elif section in meta:
-            missing.append(f"{section} (an object)")
-    if missing:
-        raise ModelFileError(f"{source} lacks the keys {missing}; re-export the model "
-                             f"with this version of gluon-dl")
-    if meta["format_version"] > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{source} has metadata format {meta['format_version']}, newer than the "
-            f"{FORMAT_VERSION} this gluon-dl reads; upgrade gluon-dl")
+    _check_version(meta.get("format_version"), source)
+    _check_keys(meta, ("format_version", "config", "artifact"), ("producer",), source, "")
+    for section in ("config", "artifact"):
+        if not isinstance(meta[section], dict):
+            raise ModelFileError(f"{source}: '{section}' must be a JSON object; re-export "
+                                 f"the model")
+    if not isinstance(meta.get("producer", {}), dict):
+        raise ModelFileError(f"{source}: 'producer' must be a JSON object; re-export the model")
+    config = config_from(meta, source)
+    _check_artifact(meta["artifact"], config, source)
     return meta
 
 
-def _parse(text, source):
+def _check_version(version, source):
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{source}: format_version must be a positive integer, got "
+                             f"{version!r}; re-export the model")
+    if version < FORMAT_VERSION:
+        raise ModelFileError(
+            f"{source} has metadata format {version}, which this gluon-dl no longer reads "
+            f"(it reads format {FORMAT_VERSION}); re-export the model with this version of "
+            f"gluon-dl (deploy.export)")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{source} has metadata format {version}, newer than the {FORMAT_VERSION} this "
+            f"gluon-dl reads; upgrade gluon-dl")
+
+
+def _check_keys(d, required, optional, source, prefix):
+    missing = [prefix + k for k in required if k not in d]
+    unknown = sorted(prefix + str(k) for k in set(d) - set(required) - set(optional))
+    if missing or unknown:
+        what = "; ".join(part for part in (
+            f"lacks the keys {missing}" if missing else "",
+            f"has unknown keys {unknown}" if unknown else "") if part)
+        raise ModelFileError(f"{source} {what}; re-export the model with this version of "
+                             f"gluon-dl")
+
+
+def _is_str_list(value, allow_empty=True):
+    return isinstance(value, list) and (allow_empty or value) and all(
+        isinstance(v, str) and v for v in value)
+
+
+def _is_hash(value):
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def _is_quant(value):
+    if not isinstance(value, dict) or set(value) != {"dtype", "scale", "zero_point"}:
+        return False
+    scale, zero_point = value["scale"], value["zero_point"]
+    return (value["dtype"] in DTYPES and isinstance(scale, numbers.Real)
+            and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0
+            and isinstance(zero_point, int) and not isinstance(zero_point, bool))
+
+
+# artifact key -> (requirement for the message, check of the value)
+_ARTIFACT_FIELDS = {
+    "format": (f"one of {', '.join(FORMATS)}", lambda v: v in FORMATS),
+    "precision": (f"one of {', '.join(PRECISIONS)}", lambda v: v in PRECISIONS),
+    "layout": ("a permutation of the config's layout", None),  # checked with the config
+    "input_dtype": (f"one of {', '.join(DTYPES)}", lambda v: v in DTYPES),
+    "input_names": ("a non-empty list of names", lambda v: _is_str_list(v, allow_empty=False)),
+    "output_names": ("a list of names", _is_str_list),
+    "dynamic_batch": ("true or false", lambda v: isinstance(v, bool)),
+    "quantization": ('null or {"input": {"dtype", "scale" > 0, "zero_point"}, "output": ...}',
+                     lambda v: v is None or (isinstance(v, dict) and set(v) == {"input", "output"}
+                                             and all(map(_is_quant, v.values())))),
+    "sha256": ("null or 64 lower-case hex digits", lambda v: v is None or _is_hash(v)),
+    "files": ("an object {file name: sha256}", lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and k and _is_hash(h) for k, h in v.items())),
+    "graph_sha256": ("64 lower-case hex digits", _is_hash),
+}
+
+
+def _check_artifact(artifact, config, source):
+    required = tuple(k for k in _ARTIFACT_FIELDS if k != "graph_sha256")
+    _check_keys(artifact, required, ("graph_sha256",), source, "artifact.")
+    for key, (requirement, check) in _ARTIFACT_FIELDS.items():
+        if key not in artifact:
+            continue
+        value = artifact[key]
+        if key == "layout":
+            ok = isinstance(value, str) and sorted(value) == sorted(config.layout)
+        else:
+            ok = check(value)
+        if not ok:
+            if key == "layout":
+                requirement += f" {config.layout!r}"
+            text = json.dumps(value, default=repr)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            raise ModelFileError(f"{source}: artifact.{key} must be {requirement}, got {text}; "
+                                 f"fix it or re-export the model")
+
+
+def _parse(data, source):
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    if _nesting_depth(data) > MAX_NESTING:
+        # json's C decoder recurses once per level; with the recursion limit that some
+        # libraries raise, a forged "[[[[..." would overflow the C stack and crash.
+        raise ModelFileError(f"{source} nests deeper than {MAX_NESTING} levels, which gluon-dl "
+                             f"metadata never does; restore it or re-export the model")
     try:
-        meta = json.loads(text)
-    except ValueError as exc:
+        meta = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{source} is not valid JSON ({exc}); restore it or re-export "
                              f"the model") from None
     return validate(meta, source)
+
+
+def _nesting_depth(data):
+    """The deepest ``[``/``{`` nesting of JSON bytes, strings left out, without recursing."""
+    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', data), dtype=np.uint8)
+    steps = np.isin(skeleton, _OPENERS).astype(np.int64) - np.isin(skeleton, _CLOSERS)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _gluon_dl_version():
@@ -206,13 +349,91 @@ def _gluon_dl_version():
     return gluon_dl.__version__
 
 
-# --- A minimal protobuf reader, so reading ONNX metadata needs no onnx package. ---
+# --- integrity ------------------------------------------------------------------------------
+
+def file_sha256(path, chunk_size=1 << 20):
+    """The hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_integrity(artifact_path, meta, origin, companions=()):
+    """Raise IntegrityError unless the files match the SHA-256 recorded in ``meta``.
+
+    Parameters
+    ----------
+    artifact_path : str or Path
+    meta : dict
+        Validated metadata of the artifact.
+    origin : str
+        Where ``meta`` came from: :data:`SIDECAR` or :data:`ARGUMENT` (the
+        whole file's ``sha256`` is checked) or :data:`EMBEDDED` (an ONNX
+        file's own copy: its ``graph_sha256`` is checked).
+    companions : sequence of path
+        Other files the backend will read; each must match ``artifact.files``.
+
+    Raises
+    ------
+    IntegrityError
+        Naming the file, the expected and actual digest prefixes and the opt-out.
+    """
+    artifact_path = Path(artifact_path)
+    artifact = meta["artifact"]
+    where = f"in {sidecar_path(artifact_path)}" if origin == SIDECAR else "in its metadata"
+    if origin == EMBEDDED:
+        expected = artifact.get("graph_sha256")
+        actual = onnx_graph_sha256(artifact_path.read_bytes(), source=artifact_path)
+        _compare(f"{artifact_path} (its ONNX graph)", expected, actual, "embedded in the file")
+    else:
+        _compare(artifact_path, artifact["sha256"], file_sha256(artifact_path), where)
+    for path in companions:
+        path = Path(path)
+        _compare(path, artifact["files"].get(path.name), file_sha256(path), where)
+
+
+def _compare(what, expected, actual, where):
+    if expected is None:
+        raise IntegrityError(f"{what}: no SHA-256 is recorded {where}, so the file cannot be "
+                             f"checked; re-export the model, or {OPT_OUT}")
+    if expected != actual:
+        raise IntegrityError(
+            f"{what} is damaged or was changed: its SHA-256 is {actual[:12]}..., the "
+            f"{expected[:12]}... recorded {where} when it was exported. Restore or re-export "
+            f"it; if you changed it on purpose, {OPT_OUT}")
+
+
+# --- a minimal protobuf reader, so reading ONNX metadata needs no onnx package ---------------
+_MODEL_GRAPH = 7  # ModelProto.graph (GraphProto)
 _MODEL_METADATA_PROPS = 14  # ModelProto.metadata_props (repeated StringStringEntryProto)
 
 
-def _onnx_metadata_props(path):
+def onnx_graph_sha256(data, source="ONNX model"):
+    """The hex SHA-256 of the serialized ``graph`` field of an ONNX file's bytes.
+
+    ``metadata_props`` cannot hold the hash of the file that contains it; the
+    graph (every node and weight) is what the embedded copy vouches for.
+
+    Raises
+    ------
+    ModelFileError
+        When ``data`` is not a protobuf with exactly one graph.
+    """
+    try:
+        graphs = [value for field, value in _fields(data) if field == _MODEL_GRAPH]
+    except (IndexError, ValueError) as exc:
+        raise ModelFileError(f"{source} is not a readable ONNX model ({exc}); restore it or "
+                             f"re-export it") from None
+    if len(graphs) != 1:
+        raise ModelFileError(f"{source} holds {len(graphs)} ONNX graphs instead of one; restore "
+                             f"it or re-export it")
+    return hashlib.sha256(graphs[0]).hexdigest()
+
+
+def _onnx_metadata_props(data):
     """``{key: value}`` of an ONNX file's top-level ``metadata_props``; {} if unreadable."""
-    data = Path(path).read_bytes()
     props = {}
     try:
         for field, value in _fields(data):
@@ -244,6 +465,8 @@ def _fields(buf):
             pos += size
         else:
             raise ValueError(f"unsupported wire type {wire}")
+    if pos > len(buf):
+        raise ValueError("truncated message")
 
 
 def _varint(buf, pos):
@@ -255,3 +478,5 @@ def _varint(buf, pos):
         if not byte & 0x80:
             return result, pos
         shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 10 bytes")

@@ -9,9 +9,10 @@ import warnings
 
 import numpy as np
 
-from gluon_dl.errors import GluonDLError
+from gluon_dl.errors import ArgumentError, ConversionError, InputShapeError, NonFiniteError
 
 CALIB_MODES = ("naive", "entropy", "none")
+QUANTIZED_DTYPES = ("auto", "int8", "uint8")
 
 
 class _CalibLoader:
@@ -61,17 +62,22 @@ def quantize_mxnet(net, calib_data, *, batch_size=64, num_calib_examples=None,
     Returns
     -------
     mxnet.gluon.SymbolBlock
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown ``calib_mode``/``quantized_dtype`` or a non-positive count.
+    InputShapeError, NonFiniteError
+        For calibration data that is not a numeric ``(N, ...)`` array, or holds NaN/Inf.
+    ConversionError
+        When MXNet's quantization pass fails; the message names the layer.
     """
+    _check_arguments(calib_mode, quantized_dtype, batch_size, num_calib_examples)
     import mxnet as mx
     from mxnet.contrib import quantization
 
     ctx = ctx or mx.cpu()
-    if calib_mode not in CALIB_MODES:
-        raise ValueError(f"calib_mode must be one of {CALIB_MODES}, got {calib_mode!r}")
-    calib = np.asarray(calib_data, dtype=np.float32)
-    if calib.ndim < 2 or len(calib) == 0:
-        raise GluonDLError(f"int8 quantization needs calibration inputs shaped (N, ...); "
-                           f"got an array of shape {calib.shape}")
+    calib = _calibration_array(calib_data)
     n = len(calib) if num_calib_examples is None else min(num_calib_examples, len(calib))
     loader = _CalibLoader(calib[:n], min(batch_size, n))
     logger = logging.getLogger("gluon_dl.quantize")
@@ -84,10 +90,40 @@ def quantize_mxnet(net, calib_data, *, batch_size=64, num_calib_examples=None,
                 logger=logger)
     except mx.base.MXNetError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GluonDLError(f"MXNet int8 quantization failed: {first}; exclude the layer it names "
-                           f"with exclude_layers=[...] or quantize on CPU") from exc
+        raise ConversionError(f"MXNet int8 quantization failed: {first}; exclude the layer it "
+                              f"names with exclude_layers=[...] or quantize on CPU") from exc
     qnet.hybridize(static_alloc=True, static_shape=True)
     return qnet
+
+
+def _check_arguments(calib_mode, quantized_dtype, batch_size, num_calib_examples):
+    if calib_mode not in CALIB_MODES:
+        raise ArgumentError(f"calib_mode must be one of {CALIB_MODES}, got {calib_mode!r}")
+    if quantized_dtype not in QUANTIZED_DTYPES:
+        raise ArgumentError(f"quantized_dtype must be one of {QUANTIZED_DTYPES}, got "
+                            f"{quantized_dtype!r}")
+    for name, value in (("batch_size", batch_size), ("num_calib_examples", num_calib_examples)):
+        if value is None and name == "num_calib_examples":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _calibration_array(calib_data):
+    """``calib_data`` as float32 ``(N, ...)``, refusing what would calibrate nonsense ranges."""
+    calib = np.asarray(calib_data)
+    if calib.dtype.kind not in "biuf":
+        raise InputShapeError(f"int8 quantization needs numeric calibration inputs; calib_data "
+                              f"has dtype {calib.dtype}")
+    calib = calib.astype(np.float32, copy=False)
+    if calib.ndim < 2 or len(calib) == 0:
+        raise InputShapeError(f"int8 quantization needs calibration inputs shaped (N, ...); "
+                              f"got an array of shape {calib.shape}")
+    bad = np.flatnonzero(~np.isfinite(calib.reshape(len(calib), -1)).all(axis=1))
+    if bad.size:
+        raise NonFiniteError(f"calibration samples {bad[:8].tolist()} hold NaN or Inf; the "
+                             f"int8 ranges would be meaningless: drop those samples")
+    return calib
 
 
 # MXNet's graph passes log every quantized node ("[12:00:00] ../src/operator/

@@ -42,10 +42,16 @@ def build_parser():
         "predict", help="classify images or .npy arrays with an exported model",
         description="Run a .tflite or .onnx model (its metadata sidecar beside it) on inputs.")
     pred.add_argument("model", help="a .tflite or .onnx file exported by gluon-dl")
-    pred.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or .npy arrays")
+    pred.add_argument("inputs", nargs="+", metavar="INPUT",
+                      help="image files, or .npy/.npz arrays (one sample or a batch)")
     pred.add_argument("--backend", help="runtime to use (default: the best installed one)")
-    pred.add_argument("--top-k", type=int, default=3, help="classes to show per input")
+    pred.add_argument("--top-k", type=int, default=3,
+                      help="classes to show per input, at least 1 (default: 3; more than the "
+                           "model has shows them all)")
     pred.add_argument("--json", action="store_true", help="print JSON instead of text")
+    pred.add_argument("--no-verify-checksum", action="store_true",
+                      help="run a model whose SHA-256 differs from the one its metadata "
+                           "records (only for a model you changed on purpose)")
     pred.set_defaults(func=cmd_predict)
 
     launch = sub.add_parser(
@@ -98,23 +104,24 @@ def cmd_demo(args):
 def cmd_predict(args):
     from deploy.inputs import load_input
     from deploy.runtime import load
-    import numpy as np
 
-    predictor = load(args.model, backend=args.backend)
-    labels = predictor.labels
+    from .errors import ArgumentError
+
+    if args.top_k < 1:  # before the model loads: a usage mistake should fail fast
+        raise ArgumentError(f"--top-k must be at least 1, got {args.top_k}")
+    predictor = load(args.model, backend=args.backend,
+                     verify_checksum=not args.no_verify_checksum)
     records = []
     for path in args.inputs:
-        x = load_input(path, predictor.metadata["input"])
-        scores = predictor.predict(x)
-        for i, row in enumerate(scores):
-            top = np.argsort(-row)[: args.top_k]
+        best = predictor.top_k(load_input(path, predictor.config), args.top_k)
+        for i, top in enumerate(best):
             records.append({
-                "input": path if len(scores) == 1 else f"{path}[{i}]",
-                "top": [{"label": labels[k] if labels else str(k), "index": int(k),
-                         "score": float(row[k])} for k in top]})
-    if args.json:
+                "input": path if len(best) == 1 else f"{path}[{i}]",
+                "top": [{"label": label, "index": k, "score": score}
+                        for k, label, score in top]})
+    if args.json:  # allow_nan=False: bare NaN is not JSON (non-finite scores raise earlier)
         print(json.dumps({"model": args.model, "backend": predictor.backend,
-                          "predictions": records}, indent=2))
+                          "predictions": records}, indent=2, allow_nan=False))
     else:
         for r in records:
             best = ", ".join(f"{t['label']} ({t['score']:.3f})" for t in r["top"])

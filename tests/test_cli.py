@@ -71,9 +71,11 @@ def test_every_artifact_has_metadata(demo_run):
     out, _ = demo_run
     for model in list((out / "artifacts").glob("*.tflite")) + list((out / "artifacts").glob("*.onnx")):
         meta = json.loads(Path(f"{model}.json").read_text())
-        assert meta["labels"] == [str(i) for i in range(10)]
-        assert meta["input"]["shape"] == [1, 1, 28, 28] and meta["input"]["layout"] == "NCHW"
-        assert meta["input"]["mean"] == [0.1307] and meta["input"]["std"] == [0.3081]
+        config = meta["config"]
+        assert config["labels"] == [str(i) for i in range(10)]
+        assert config["input_shape"] == [1, 28, 28] and config["layout"] == "NCHW"
+        assert config["mean"] == [0.1307] and config["std"] == [0.3081]
+        assert len(meta["artifact"]["sha256"]) == 64
 
 
 def test_rerun_without_overwrite_keeps_earlier_results(demo_run):

@@ -18,11 +18,12 @@ from deploy.export import VerifyResult, verify  # noqa: E402
 from deploy.export import mxnet as mxnet_export  # noqa: E402
 from deploy.export import onnx as onnx_export  # noqa: E402
 from deploy.export import tflite as tflite_export  # noqa: E402
-from deploy.metadata import (METADATA_KEY, build_metadata, model_config_fields,  # noqa: E402
-                             read_metadata, sidecar_path)
+from deploy.metadata import (METADATA_KEY, build_metadata, file_sha256,  # noqa: E402
+                             onnx_graph_sha256, read_metadata, sidecar_path)
 from deploy.runtime import available_backends, load  # noqa: E402
-from gluon_dl.errors import (ConversionError, InputShapeError,  # noqa: E402
-                             MissingDependencyError, ModelFileError, VerificationError)
+from gluon_dl.errors import (ArgumentError, ConversionError, InputShapeError,  # noqa: E402
+                             IntegrityError, MissingDependencyError, ModelFileError,
+                             NonFiniteError, VerificationError)
 from gluon_dl.models import ModelConfig, get_model  # noqa: E402
 
 needs_tflite_runtime = pytest.mark.skipif(
@@ -99,15 +100,20 @@ def test_onnx_metadata_embedded_and_in_sidecar(onnx_path, net):
     model = onnx.load(str(onnx_path))
     embedded = json.loads({p.key: p.value for p in model.metadata_props}[METADATA_KEY])
     sidecar = json.loads(sidecar_path(onnx_path).read_text())
-    assert embedded == sidecar == read_metadata(onnx_path)
-    assert sidecar["input"] == {"name": "data", "shape": [1, 1, 28, 28], "layout": "NCHW",
-                                "dtype": "float32", "mean": [0.1307], "std": [0.3081],
-                                "input_range": [0.0, 1.0], "dynamic_batch": True}
-    assert sidecar["labels"] == list(net.config.labels)
+    assert sidecar == read_metadata(onnx_path)
+    # The embedded copy cannot hold the hash of its own file; the rest is the same.
+    assert embedded["artifact"]["sha256"] is None
+    assert sidecar["artifact"]["sha256"] == file_sha256(onnx_path)
+    assert dict(embedded, artifact=None) == dict(sidecar, artifact=None)
+    assert embedded["artifact"]["graph_sha256"] == sidecar["artifact"]["graph_sha256"] == \
+        onnx_graph_sha256(onnx_path.read_bytes())
+    assert sidecar["config"] == net.config.to_dict()
+    assert ModelConfig.from_dict(sidecar["config"]) == net.config
     artifact = sidecar["artifact"]
     assert (artifact["format"], artifact["precision"], artifact["layout"]) == \
         ("onnx", "float32", "NCHW")
     assert artifact["quantization"] is None and artifact["input_dtype"] == "float32"
+    assert artifact["input_names"] == ["data"] and artifact["dynamic_batch"] is True
 
 
 def test_onnx_matches_mxnet_in_onnxruntime(onnx_path, data):
@@ -119,7 +125,9 @@ def test_onnx_matches_mxnet_in_onnxruntime(onnx_path, data):
 def test_onnx_metadata_read_without_sidecar(onnx_path, tmp_path):
     bare = tmp_path / "bare.onnx"
     bare.write_bytes(onnx_path.read_bytes())
-    assert read_metadata(bare) == read_metadata(onnx_path)
+    embedded, sidecar = read_metadata(bare), read_metadata(onnx_path)
+    assert embedded["config"] == sidecar["config"]
+    assert dict(embedded["artifact"], sha256=sidecar["artifact"]["sha256"]) == sidecar["artifact"]
 
 
 # --- TFLite ---------------------------------------------------------------------------------
@@ -153,8 +161,9 @@ def test_tflite_int8_input_is_quantized_and_nhwc(tflite_paths):
     assert spec["dtype"] == "int8" and spec["scale"] > 0
     assert spec["shape"] == (1, 28, 28, 1) and spec["layout"] == "NHWC"
     meta = read_metadata(tflite_paths["int8"])
-    assert meta["artifact"]["layout"] == "NHWC" and meta["input"]["layout"] == "NCHW"
-    assert meta["artifact"]["input_dtype"] == "int8" and meta["input"]["dtype"] == "float32"
+    assert meta["artifact"]["layout"] == "NHWC" and meta["config"]["layout"] == "NCHW"
+    assert meta["artifact"]["input_dtype"] == "int8" and meta["config"]["input_dtype"] == "float32"
+    assert meta["artifact"]["sha256"] == file_sha256(tflite_paths["int8"])
     assert meta["artifact"]["quantization"]["input"] == {
         "dtype": "int8", "scale": spec["scale"], "zero_point": spec["zero_point"]}
     assert predictor.output_details[0]["dtype"] == "int8"
@@ -168,13 +177,14 @@ def test_tflite_float_models_record_nhwc(tflite_paths):
         assert (artifact["format"], artifact["layout"], artifact["precision"]) == \
             ("tflite", "NHWC", precision)
         assert artifact["quantization"] is None and artifact["input_dtype"] == "float32"
-        assert meta["input"]["shape"] == [1, 1, 28, 28] and not meta["input"]["dynamic_batch"]
+        assert meta["config"]["input_shape"] == [1, 28, 28] and not artifact["dynamic_batch"]
+        assert artifact["sha256"] == file_sha256(tflite_paths[precision])
 
 
 @needs_tflite_runtime
 def test_tflite_from_onnx_file(onnx_path, tmp_path, data):
     path = tflite_export.export(onnx_path, tmp_path / "from_onnx.tflite", precision="float32")
-    assert read_metadata(path)["name"] == "lenet5"
+    assert read_metadata(path)["config"]["name"] == "lenet5"
     out = load(path).predict(data["test"][:16], normalize=False)
     assert np.abs(out - data["ref"][:16]).max() < 1e-4
 
@@ -208,7 +218,7 @@ def test_three_channel_model_converts_offline(tmp_path, monkeypatch):
 
 
 def test_int8_needs_calibration_data(net, tmp_path):
-    with pytest.raises(ValueError, match="calib_data"):
+    with pytest.raises(ArgumentError, match="calib_data"):
         tflite_export.export(net, tmp_path / "m.tflite", precision="int8")
 
 
@@ -218,9 +228,25 @@ def test_calibration_data_shape_is_checked(net, tmp_path):
                              calib_data=np.zeros((4, 28, 28, 1), np.float32))
 
 
-def test_unknown_precision(net, tmp_path):
-    with pytest.raises(ValueError, match="int4"):
+def test_calibration_data_must_be_finite_and_numeric(net, tmp_path):
+    calib = np.zeros((4, 1, 28, 28), np.float32)
+    calib[2, 0, 5, 5] = np.nan
+    with pytest.raises(NonFiniteError, match=r"calib_data samples \[2\] hold NaN"):
+        tflite_export.export(net, tmp_path / "m.tflite", precision="int8", calib_data=calib)
+    with pytest.raises(InputShapeError, match="dtype <U1"):
+        tflite_export.export(net, tmp_path / "m.tflite", precision="int8",
+                             calib_data=np.array(["a"]))
+
+
+def test_unknown_precision_and_bad_arguments(net, tmp_path):
+    with pytest.raises(ArgumentError, match="int4"):
         tflite_export.export(net, tmp_path / "m.tflite", precision="int4")
+    with pytest.raises(ArgumentError, match="batch_size must be a positive integer"):
+        tflite_export.export(net, tmp_path / "m.tflite", batch_size=0)
+    with pytest.raises(ArgumentError, match="must end in .onnx"):
+        onnx_export.export(net, tmp_path / "m.onx")
+    with pytest.raises(ArgumentError, match="config must be a ModelConfig"):
+        onnx_export.export(net, tmp_path / "m.onnx", config={"name": "lenet5"})
 
 
 # --- MXNet ----------------------------------------------------------------------------------
@@ -232,8 +258,23 @@ def test_mxnet_export_round_trip(net, out_dir, data):
     artifact = read_metadata(path)["artifact"]
     assert (artifact["format"], artifact["precision"], artifact["layout"]) == \
         ("mxnet", "float32", "NCHW")
+    params = out_dir / "mx" / "lenet5-0000.params"
+    assert artifact["sha256"] == file_sha256(path)
+    assert artifact["files"] == {"lenet5-0000.params": file_sha256(params)}
     out = load(path).predict(data["test"][:32], normalize=False)
     np.testing.assert_allclose(out, data["ref"][:32], atol=1e-6)
+
+
+def test_mxnet_export_with_damaged_params_is_refused(net, tmp_path):
+    path = mxnet_export.export(net, tmp_path / "lenet5", verify=False)
+    params = tmp_path / "lenet5-0000.params"
+    data = bytearray(params.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    params.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=r"lenet5-0000\.params is damaged"):
+        load(path)
+    with pytest.raises(ArgumentError, match="epoch must be an integer"):
+        mxnet_export.export(net, tmp_path / "x", epoch=10000)
 
 
 @pytest.mark.filterwarnings("ignore:Cannot decide type:UserWarning")  # from quantize_net
@@ -245,7 +286,7 @@ def test_mxnet_export_of_quantized_symbolblock(net, out_dir, data):
     qnet = quantization.quantize_net_v2(net, quantized_dtype="auto", calib_data=calib,
                                         calib_mode="naive", num_calib_examples=200,
                                         ctx=mx.cpu())
-    with pytest.raises(ValueError, match="config="):
+    with pytest.raises(ArgumentError, match="config="):
         mxnet_export.export(qnet, out_dir / "mx" / "q")
     path = mxnet_export.export(qnet, out_dir / "mx" / "lenet5_int8", config=net.config)
     assert read_metadata(path)["artifact"]["precision"] == "int8"
@@ -322,14 +363,12 @@ def test_failed_verification_keeps_good_onnx(net, tmp_path, monkeypatch):
 
 def test_metadata_round_trips_the_config(net):
     meta = build_metadata(net.config, fmt="tflite", precision="int8", artifact_layout="NHWC")
-    config = ModelConfig.from_dict(model_config_fields(meta))
-    for field in ("name", "input_shape", "layout", "mean", "std", "input_range", "num_classes",
-                  "labels", "input_dtype", "task"):
-        assert getattr(config, field) == getattr(net.config, field)
+    assert meta["config"] == net.config.to_dict()
+    assert ModelConfig.from_dict(json.loads(json.dumps(meta["config"]))) == net.config
 
 
 def test_metadata_rejects_a_foreign_layout(net):
-    with pytest.raises(ValueError, match="permutation"):
+    with pytest.raises(ArgumentError, match="permutation"):
         build_metadata(net.config, fmt="tflite", precision="float32", artifact_layout="NTC")
 
 
@@ -341,8 +380,8 @@ def test_read_metadata_errors_name_file_and_fix(tmp_path):
     sidecar_path(model).write_text("{not json")
     with pytest.raises(ModelFileError, match=r"m\.tflite\.json is not valid JSON"):
         read_metadata(model)
-    sidecar_path(model).write_text('{"name": "x"}')
-    with pytest.raises(ModelFileError, match="lacks the keys"):
+    sidecar_path(model).write_text('{"format_version": 2, "config": {}}')
+    with pytest.raises(ModelFileError, match=r"lacks the keys \['artifact'\]"):
         read_metadata(model)
 
 

@@ -3,7 +3,8 @@ import pytest
 
 mx = pytest.importorskip("mxnet")
 from deploy.quantize import quantize_mxnet  # noqa: E402
-from gluon_dl.errors import GluonDLError  # noqa: E402
+from gluon_dl.errors import (ArgumentError, GluonDLError, InputShapeError,  # noqa: E402
+                             NonFiniteError)
 
 
 @pytest.fixture(scope="module")
@@ -35,5 +36,24 @@ def test_bad_calibration_data_is_named(trained_lenet):
     net = trained_lenet[0]
     with pytest.raises(GluonDLError, match=r"calibration inputs shaped \(N, ...\); got an array of shape \(0,\)"):
         quantize_mxnet(net, np.zeros((0,), np.float32))
-    with pytest.raises(ValueError, match="calib_mode"):
+    with pytest.raises(ArgumentError, match="calib_mode"):
         quantize_mxnet(net, np.zeros((4, 1, 28, 28), np.float32), calib_mode="magic")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(quantized_dtype="int4"), ArgumentError, "quantized_dtype must be one of"),
+    (dict(batch_size=0), ArgumentError, "batch_size must be a positive integer"),
+    (dict(num_calib_examples=-1), ArgumentError, "num_calib_examples must be a positive"),
+])
+def test_bad_arguments_are_refused_before_any_work(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        quantize_mxnet(None, np.zeros((4, 1, 28, 28), np.float32), **kwargs)
+
+
+def test_non_finite_or_non_numeric_calibration_data_is_refused():
+    calib = np.zeros((4, 1, 28, 28), np.float32)
+    calib[3, 0, 0, 0] = np.inf
+    with pytest.raises(NonFiniteError, match=r"calibration samples \[3\] hold NaN or Inf"):
+        quantize_mxnet(None, calib)
+    with pytest.raises(InputShapeError, match="dtype <U1"):
+        quantize_mxnet(None, np.array([["a"]]))

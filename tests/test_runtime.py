@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deploy.metadata import sidecar_path
 from deploy.runtime import (Predictor, available_backends, benchmark_latency, list_backends,
                             load)
-from gluon_dl.errors import InputShapeError, MissingDependencyError, ModelFileError
+from gluon_dl.errors import (ArgumentError, InputShapeError, IntegrityError,
+                             MissingDependencyError, ModelFileError, UnknownNameError)
 
 mx = pytest.importorskip("mxnet")
 pytest.importorskip("onnx2tf")
@@ -142,6 +144,79 @@ def test_broken_file_raises_model_file_error(setup, tmp_path, backend, how):
     path = _broken_copy(src, tmp_path / f"broken{src.suffix}", how)
     with pytest.raises(ModelFileError, match=r"broken\.(tflite|onnx).*(re-export|empty)"):
         load(path, backend=backend)
+    # Without the checksum the backend itself must refuse the file, not crash.
+    with pytest.raises(ModelFileError, match=r"broken\.(tflite|onnx).*(re-export|empty)"):
+        load(path, backend=backend, verify_checksum=False)
+
+
+# --- integrity: damaged copies never give predictions ---------------------------------------
+
+FLIPS = 25
+
+
+def _flipped(src, dst, offset, with_sidecar=True):
+    data = bytearray(src.read_bytes())
+    data[offset] ^= 0xFF
+    dst.write_bytes(bytes(data))
+    if with_sidecar:
+        sidecar_path(dst).write_bytes(sidecar_path(src).read_bytes())
+    return dst
+
+
+@pytest.mark.parametrize("kind", ["onnx", "float32"])
+def test_every_flipped_byte_is_refused(setup, tmp_path, kind):
+    src = setup["paths"][kind]
+    size = src.stat().st_size
+    offsets = sorted(set(np.linspace(0, size - 1, FLIPS).astype(int).tolist()))
+    assert len(offsets) == FLIPS
+    for offset in offsets:
+        path = _flipped(src, tmp_path / f"damaged{src.suffix}", offset)
+        with pytest.raises(IntegrityError, match=rf"damaged{src.suffix} is damaged or was "
+                                                 rf"changed.*verify_checksum=False"):
+            load(path).predict(setup["raw"])
+    # The intact file runs, with or without the check.
+    for verify_checksum in (True, False):
+        out = load(src, verify_checksum=verify_checksum).predict(setup["raw"])
+        assert np.abs(out - setup["ref"]).max() < 1e-4
+
+
+def test_flipped_sidecar_bytes_are_refused(setup, tmp_path):
+    src = setup["paths"]["float32"]
+    sidecar = sidecar_path(src).read_bytes()
+    path = tmp_path / "m.tflite"
+    path.write_bytes(src.read_bytes())
+    for offset in np.linspace(0, len(sidecar) - 1, FLIPS).astype(int):
+        data = bytearray(sidecar)
+        data[offset] ^= 0xFF
+        sidecar_path(path).write_bytes(bytes(data))
+        with pytest.raises(ModelFileError, match=r"m\.tflite\.json"):
+            load(path)
+
+
+def test_onnx_without_sidecar_checks_its_graph_hash(setup, tmp_path):
+    import onnx
+
+    src = setup["paths"]["onnx"]
+    graph = onnx.load(str(src)).graph.SerializeToString()
+    start = src.read_bytes().find(graph)
+    assert start > 0
+    for offset in np.linspace(start, start + len(graph) - 1, FLIPS).astype(int):
+        path = _flipped(src, tmp_path / "bare.onnx", offset, with_sidecar=False)
+        with pytest.raises(IntegrityError, match=r"bare\.onnx \(its ONNX graph\) is damaged"):
+            load(path)
+    intact = tmp_path / "intact.onnx"
+    intact.write_bytes(src.read_bytes())
+    assert load(intact).predict(setup["raw"]).shape == (6, 10)
+
+
+def test_a_model_changed_on_purpose_runs_with_the_opt_out(setup, tmp_path):
+    src = setup["paths"]["float32"]
+    path = tmp_path / "mine.tflite"
+    path.write_bytes(src.read_bytes() + b"\0" * 16)  # e.g. re-aligned by another tool
+    sidecar_path(path).write_bytes(sidecar_path(src).read_bytes())
+    with pytest.raises(IntegrityError, match="mine.tflite"):
+        load(path)
+    assert load(path, verify_checksum=False).predict(setup["raw"]).shape == (6, 10)
 
 
 def test_missing_file_and_unknown_format(tmp_path):
@@ -160,15 +235,19 @@ def test_missing_sidecar(setup, tmp_path):
         load(bare)
     bare_onnx = tmp_path / "bare.onnx"  # ONNX falls back to its embedded metadata
     bare_onnx.write_bytes(setup["paths"]["onnx"].read_bytes())
-    assert load(bare_onnx).metadata["name"] == "lenet5"
+    assert load(bare_onnx).config.name == "lenet5"
 
 
 def test_metadata_of_another_model_is_rejected(setup, tmp_path):
     path = tmp_path / "m.tflite"
     path.write_bytes(setup["paths"]["float32"].read_bytes())
     meta = load(setup["paths"]["float32"]).metadata
-    meta = dict(meta, input=dict(meta["input"], shape=[1, 3, 32, 32]))
+    meta = dict(meta, config=dict(meta["config"], input_shape=[3, 32, 32]))
     with pytest.raises(ModelFileError, match="belongs to another model"):
+        load(path, metadata=meta)
+    meta = dict(load(setup["paths"]["onnx"]).metadata)
+    with pytest.raises(ModelFileError,
+                       match="describes an artifact of format 'onnx', not a tflite"):
         load(path, metadata=meta)
 
 
@@ -194,9 +273,10 @@ def test_unavailable_backend_names_the_edge_extra(setup, monkeypatch):
 
 
 def test_unknown_or_mismatched_backend(setup):
-    with pytest.raises(ValueError, match="did you mean litert"):
+    with pytest.raises(UnknownNameError, match=r"did you mean litert.*registered: .*onnxruntime"):
         load(setup["paths"]["float32"], backend="litrt")
-    with pytest.raises(ValueError, match="runs .onnx files"):
+    with pytest.raises(ArgumentError, match="runs .onnx files, not lenet5_float32.tflite; use "
+                                            "litert or tflite-runtime"):
         load(setup["paths"]["float32"], backend="onnxruntime")
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gluon_dl.config import ModelConfig
+from gluon_dl.errors import ArgumentError
 from gluon_dl.utils.io import atomic_output_path
 
 from ..metadata import sidecar_path
@@ -17,9 +19,12 @@ def resolve_config(net, config):
     """``config`` or the ``net.config`` that ``get_model`` attaches; one is needed."""
     config = config if config is not None else getattr(net, "config", None)
     if config is None:
-        raise ValueError(
+        raise ArgumentError(
             f"{type(net).__name__} carries no ModelConfig (blocks from get_model do; a "
             f"SymbolBlock, e.g. from quantize_net, does not): pass config=get_config('<name>')")
+    if not isinstance(config, ModelConfig):
+        raise ArgumentError(f"config must be a ModelConfig, got {type(config).__name__}; build "
+                            f"one with gluon_dl.models.get_config('<name>') or ModelConfig(...)")
     return config
 
 
@@ -67,18 +72,7 @@ def default_inputs(config, n=8, seed=0):
                 cy, cx, s = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(1.5, max(2.0, h / 5))
                 img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))[None]
     raw = lo + (hi - lo) * np.clip(raw, 0.0, 1.0)
-    return normalize(raw, config)
-
-
-def normalize(x, config):
-    """``(x - mean) / std`` per channel of ``config.layout``."""
-    mean = np.asarray(config.mean, dtype=np.float32)
-    std = np.asarray(config.std, dtype=np.float32)
-    if mean.size > 1:
-        shape = [1] * len(config.layout)
-        shape[config.layout.index("C")] = mean.size
-        mean, std = mean.reshape(shape), std.reshape(shape)
-    return ((np.asarray(x, dtype=np.float32) - mean) / std).astype(np.float32)
+    return config.normalize(raw)
 
 
 def channels_last(layout):

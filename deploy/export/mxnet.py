@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gluon_dl.errors import ArgumentError, ConversionError
 from gluon_dl.utils.deps import require
 
 from ..metadata import build_metadata, write_sidecar
@@ -43,10 +44,22 @@ def export(net, path_prefix, *, config=None, precision=None, epoch=0, verify=Tru
     Returns
     -------
     Path
-        The ``-symbol.json`` file; its sidecar is that path + ``.json``.
+        The ``-symbol.json`` file; its sidecar is that path + ``.json`` and
+        records the SHA-256 of both files.
+
+    Raises
+    ------
+    ArgumentError
+        For a block without a config, a plain (non-hybrid) Block, or a bad
+        ``epoch``.
+    ConversionError
+        For a block with several inputs.
     """
     mx = require("mxnet", "cpu", "MXNet export")
     config = _common.resolve_config(net, config)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= 9999:
+        raise ArgumentError(f"epoch must be an integer from 0 to 9999 (the NNNN of the .params "
+                            f"file), got {epoch!r}")
     prefix = Path(path_prefix)
     target = prefix.with_name(prefix.name + SYMBOL_SUFFIX)
     params_target = prefix.with_name(f"{prefix.name}-{epoch:04d}.params")
@@ -55,9 +68,9 @@ def export(net, path_prefix, *, config=None, precision=None, epoch=0, verify=Tru
         net.export(str(stage / prefix.name), epoch=epoch)
         staged = stage / target.name
         meta = build_metadata(config, fmt="mxnet", precision=precision or _precision(sym),
-                              input_name=input_name, dynamic_batch=True,
+                              input_names=[input_name], dynamic_batch=True,
                               output_names=sym.list_outputs(), producer={"mxnet": mx.__version__})
-        write_sidecar(staged, meta)
+        write_sidecar(staged, meta, companions=[stage / params_target.name])
         if verify:
             inputs = verify_inputs if verify_inputs is not None else _common.default_inputs(config)
             _verify(staged, net, inputs)
@@ -74,13 +87,13 @@ def traced_symbol(net, config):
             net.hybridize()
         net(mx.nd.zeros(config.batch_shape, dtype=_mx_dtype(config)))
     if not getattr(net, "_cached_graph", None):
-        raise ValueError(f"{type(net).__name__} did not build a graph: export needs a "
-                         f"HybridBlock (a plain Block cannot be exported)")
+        raise ArgumentError(f"{type(net).__name__} did not build a graph: export needs a "
+                            f"HybridBlock (a plain Block cannot be exported)")
     inputs, sym = net._cached_graph
     names = [s.name for s in inputs]
     if len(names) != 1:
-        raise ValueError(f"{type(net).__name__} takes inputs {names}; exporters handle "
-                         f"models with one input")
+        raise ConversionError(f"{type(net).__name__} takes inputs {names}; exporters handle "
+                              f"models with one input")
     return sym, names[0]
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gluon_dl.errors import ConversionError
+from gluon_dl.errors import ArgumentError, ConversionError
 from gluon_dl.utils.deps import require
 
-from ..metadata import METADATA_KEY, build_metadata, to_json, write_sidecar
+from ..metadata import (METADATA_KEY, build_metadata, onnx_graph_sha256, to_json,
+                        write_sidecar)
 from . import _common
 from ._verify import verify as _verify
 from .mxnet import traced_symbol
@@ -36,7 +37,8 @@ def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_
         Hybridized and run once here if it never ran.
     path : str or Path
         Output ``.onnx`` file; the metadata is embedded in its ``metadata_props``
-        (key ``"gluon_dl"``) and written to ``path + ".json"``.
+        (key ``"gluon_dl"``, with the SHA-256 of the graph) and written to
+        ``path + ".json"`` (with the SHA-256 of the whole file too).
     config : ModelConfig, optional
         Defaults to ``net.config``.
     opset : int
@@ -57,6 +59,8 @@ def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_
 
     Raises
     ------
+    ArgumentError
+        For a path that does not end in ``.onnx`` or a block without a config.
     ConversionError
         When an operator cannot be converted, the checker rejects the graph or
         onnxsim fails; the message names the operator/layer and the fix.
@@ -68,8 +72,8 @@ def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_
     config = _common.resolve_config(net, config)
     path = Path(path)
     if path.suffix != ".onnx":
-        raise ValueError(f"ONNX export path must end in .onnx (the runtime picks its backend "
-                         f"by suffix), got {path}")
+        raise ArgumentError(f"ONNX export path must end in .onnx (the runtime picks its "
+                            f"backend by suffix), got {path}")
     sym, input_name = traced_symbol(net, config)
     _check_supported(sym, net)
     with _common.staging_dir(path) as stage:
@@ -79,12 +83,14 @@ def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_
         if simplify:
             model = _simplify(model, path)
         meta = build_metadata(
-            config, fmt="onnx", precision="float32", input_name=model.graph.input[0].name,
+            config, fmt="onnx", precision="float32", input_names=[model.graph.input[0].name],
             dynamic_batch=dynamic_batch, output_names=[o.name for o in model.graph.output],
+            graph_sha256=graph_sha256(model),
             producer={"mxnet": mx.__version__, "onnx": onnx.__version__, "opset": opset})
         embed_metadata(model, meta)
         staged = stage / path.name
         onnx.save(model, str(staged))
+        _check_graph_sha256(staged, meta)
         write_sidecar(staged, meta)
         if verify:
             inputs = verify_inputs if verify_inputs is not None else _common.default_inputs(config)
@@ -94,13 +100,31 @@ def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_
 
 
 def embed_metadata(model, meta):
-    """Put ``meta`` into ``model.metadata_props`` under ``"gluon_dl"`` (replacing any)."""
+    """Put ``meta`` into ``model.metadata_props`` under ``"gluon_dl"`` (replacing any).
+
+    The embedded copy cannot hold the SHA-256 of the file that contains it:
+    its ``artifact.sha256`` is null and ``artifact.graph_sha256`` vouches for
+    the graph instead.
+    """
+    artifact = dict(meta["artifact"], sha256=None, files={})
     keep = [p for p in model.metadata_props if p.key != METADATA_KEY]
     del model.metadata_props[:]
     model.metadata_props.extend(keep)
     entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, to_json(meta)
+    entry.key, entry.value = METADATA_KEY, to_json(dict(meta, artifact=artifact))
     model.producer_name, model.producer_version = "gluon-dl", meta["producer"]["version"]
+
+
+def graph_sha256(model):
+    """The SHA-256 of ``model.graph`` as serialized in the file (see ``onnx_graph_sha256``)."""
+    return onnx_graph_sha256(model.SerializeToString(), source="the exported ONNX model")
+
+
+def _check_graph_sha256(path, meta):
+    # Serializing again after embedding the metadata must not change the graph's bytes.
+    if onnx_graph_sha256(path.read_bytes(), source=path) != meta["artifact"]["graph_sha256"]:
+        raise ConversionError(f"{path}: the saved ONNX graph serializes differently from the "
+                              f"one whose SHA-256 the metadata records; export again")
 
 
 def _check_supported(sym, net):

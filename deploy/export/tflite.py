@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gluon_dl.errors import ConversionError, InputShapeError
+from gluon_dl.errors import ArgumentError, ConversionError, InputShapeError, NonFiniteError
 from gluon_dl.utils.deps import require
 
-from ..metadata import build_metadata, model_config_fields, read_metadata, write_sidecar
+from ..metadata import build_metadata, config_from, read_metadata, write_sidecar
 from . import _common
 from ._verify import reference_outputs
 from ._verify import verify as _verify
@@ -110,10 +110,19 @@ def _export(model, targets, *, config=None, calib_data=None, batch_size=1,
             reference=None):
     unknown = [p for p in targets if p not in PRECISIONS]
     if unknown:
-        raise ValueError(f"unknown TFLite precision(s) {unknown}; choose from {list(PRECISIONS)}")
+        raise ArgumentError(f"unknown TFLite precision(s) {unknown}; choose from "
+                            f"{list(PRECISIONS)}")
     if any(p in _CALIBRATED for p in targets) and calib_data is None:
-        raise ValueError("int8 TFLite export needs calib_data: a few hundred normalized inputs "
-                         "in the model's layout (e.g. training images shaped N x C x H x W)")
+        raise ArgumentError("int8 TFLite export needs calib_data: a few hundred normalized "
+                            "inputs in the model's layout (e.g. training images shaped "
+                            "N x C x H x W)")
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, int) or batch_size < 1):
+        raise ArgumentError(f"batch_size must be a positive integer or None (dynamic), got "
+                            f"{batch_size!r}")
+    if quant_type not in ("per-channel", "per-tensor"):
+        raise ArgumentError(f"quant_type must be 'per-channel' or 'per-tensor', got "
+                            f"{quant_type!r}")
     onnx2tf = require("onnx2tf", "convert", "TFLite conversion")
     config = _config(model, config)
     calib = None if calib_data is None else _check_calib(calib_data, config)
@@ -134,18 +143,25 @@ def _config(model, config):
     if config is not None:
         return config
     if isinstance(model, (str, os.PathLike)):
-        from gluon_dl.models import ModelConfig
-        return ModelConfig.from_dict(model_config_fields(read_metadata(model)))
+        return config_from(read_metadata(model), source=f"metadata of {model}")
     return _common.resolve_config(model, None)
 
 
 def _check_calib(calib_data, config):
-    calib = np.asarray(calib_data, dtype=np.float32)
+    calib = np.asarray(calib_data)
+    if calib.dtype.kind not in "biuf":
+        raise InputShapeError(f"calib_data must be a numeric array of normalized inputs; got "
+                              f"dtype {calib.dtype}")
+    calib = calib.astype(np.float32, copy=False)
     sample = tuple(config.input_shape)
     if calib.ndim != len(sample) + 1 or calib.shape[1:] != sample or len(calib) == 0:
         raise InputShapeError(
             f"calib_data must be normalized inputs shaped (N, {', '.join(map(str, sample))}) "
             f"in layout {config.layout}; got {calib.shape}")
+    if not np.isfinite(calib).all():
+        bad = np.flatnonzero(~np.isfinite(calib.reshape(len(calib), -1)).all(axis=1))
+        raise NonFiniteError(f"calib_data samples {bad[:8].tolist()} hold NaN or Inf; int8 "
+                             f"ranges calibrated on them would be meaningless: drop them")
     return calib
 
 
@@ -261,7 +277,7 @@ def _finish(written, staged, precision, config):
     import tensorflow as tf
     meta = build_metadata(
         config, fmt="tflite", precision=precision, artifact_layout=layout,
-        input_name=inp["name"], dynamic_batch=int(inp["shape_signature"][0]) < 0,
+        input_names=[inp["name"]], dynamic_batch=int(inp["shape_signature"][0]) < 0,
         output_names=[o["name"] for o in outputs], quantization=quantization,
         artifact_input_dtype=np.dtype(inp["dtype"]).name,
         producer={"onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__})

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
-from gluon_dl.errors import ModelFileError
+from gluon_dl.errors import ArgumentError, ModelFileError, UnknownNameError
 from gluon_dl.utils.deps import require
 
 _BACKENDS = {}
@@ -58,13 +58,15 @@ class Session:
 class Backend:
     """A library that runs model files with the given ``suffixes``.
 
-    Subclasses set ``name``, ``suffixes``, ``module`` (the import that must
-    succeed), ``extra`` (the package extra that installs it) and implement
-    :meth:`open`.
+    Subclasses set ``name``, ``suffixes``, ``format`` (the metadata's
+    ``artifact.format`` of the files it runs), ``module`` (the import that
+    must succeed), ``extra`` (the package extra that installs it) and
+    implement :meth:`open`.
     """
 
     name = ""
     suffixes = ()
+    format = ""
     module = ""
     extra = "edge"
 
@@ -88,6 +90,11 @@ class Backend:
         return require(cls.module, cls.extra, purpose)
 
     @classmethod
+    def companions(cls, path):
+        """Other files that :meth:`open` reads besides ``path`` (checked against their SHA-256)."""
+        return ()
+
+    @classmethod
     def open(cls, path, num_threads=None):
         """Open ``path`` and return a :class:`Session`; wrap load errors in ModelFileError."""
         raise NotImplementedError
@@ -96,7 +103,8 @@ class Backend:
 def register_backend(cls):
     """Class decorator: add a :class:`Backend` subclass to the registry."""
     if cls.name in _BACKENDS:
-        raise ValueError(f"backend '{cls.name}' is registered twice")
+        raise ArgumentError(f"backend '{cls.name}' is registered twice "
+                            f"({_BACKENDS[cls.name].__module__} and {cls.__module__})")
     _BACKENDS[cls.name] = cls
     return cls
 
@@ -124,8 +132,10 @@ def select_backend(path, backend=None):
     ------
     ModelFileError
         For a suffix no backend runs.
-    ValueError
-        For an unknown backend name or one that does not run this suffix.
+    UnknownNameError
+        For an unknown backend name; the message lists the registered ones.
+    ArgumentError
+        For a backend that does not run this suffix.
     MissingDependencyError
         When the chosen (or every suitable) backend is not installed.
     """
@@ -145,13 +155,16 @@ def select_backend(path, backend=None):
 
 
 def _named(name, path):
-    if name not in _BACKENDS:
-        close = difflib.get_close_matches(name, list(_BACKENDS), n=3, cutoff=0.4)
+    if not isinstance(name, str) or name not in _BACKENDS:
+        close = difflib.get_close_matches(str(name), list(_BACKENDS), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown backend '{name}'{hint} (registered: {', '.join(_BACKENDS)})")
+        raise UnknownNameError(f"unknown backend '{name}'{hint} (registered: "
+                               f"{', '.join(_BACKENDS)})")
     b = _BACKENDS[name]
     if not _matches(b, path):
-        raise ValueError(f"backend '{name}' runs {', '.join(b.suffixes)} files, not {path.name}")
+        runs = [n for n, c in _BACKENDS.items() if _matches(c, path)]
+        raise ArgumentError(f"backend '{name}' runs {', '.join(b.suffixes)} files, not "
+                            f"{path.name}; use {' or '.join(runs)} for it")
     if not b.available():
         b.import_module()
     return b

@@ -44,8 +44,13 @@ class MXNetBackend(Backend):
 
     name = "mxnet"
     suffixes = (SYMBOL_SUFFIX,)
+    format = "mxnet"
     module = "mxnet"
     extra = "cpu"
+
+    @classmethod
+    def companions(cls, path):
+        return (params_path(path),)
 
     @classmethod
     def open(cls, path, num_threads=None):

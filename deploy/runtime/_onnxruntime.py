@@ -31,6 +31,7 @@ class ONNXRuntimeBackend(Backend):
 
     name = "onnxruntime"
     suffixes = (".onnx",)
+    format = "onnx"
     module = "onnxruntime"
 
     @classmethod

@@ -1,22 +1,31 @@
 """The Predictor: raw inputs in, float outputs out, whatever the artifact's format.
 
-A caller passes float inputs in the layout the model was trained with (NCHW
-for LeNet), scaled to the model's ``input_range``.  The predictor normalizes
-them with the metadata's mean/std, transposes them to the artifact's layout,
-quantizes them for an integer input, runs the model and dequantizes the output.
+A caller passes inputs in the layout the model was trained with (NCHW for
+LeNet), floats scaled to the model's ``input_range`` or integer ids.  The
+predictor checks them (shape, dtype, finite values, range), normalizes them
+with the model's config, transposes them to the artifact's layout, quantizes
+them for an integer input, runs the model, dequantizes the output and checks
+that it is finite: a damaged model or a bad input gives an error, never a
+confident answer.
 """
 import time
 from pathlib import Path
 
 import numpy as np
 
-from gluon_dl.errors import InputShapeError, ModelFileError
+from gluon_dl.errors import ArgumentError, InputShapeError, ModelFileError, NonFiniteError
 
 from .. import metadata as _metadata
 from ._backends import check_file, select_backend
 
+# Float inputs further than one range width outside ``input_range`` are refused:
+# 0..255 pixels given to a [0, 1] model, say.  Values just outside (augmented or
+# resampled images) are fine.
+RANGE_SLACK = 1.0
+_MAX_LISTED = 8  # sample indices named in an error message
 
-def load(path, backend=None, num_threads=None, metadata=None):
+
+def load(path, backend=None, num_threads=None, metadata=None, verify_checksum=True):
     """Open an exported model for inference.
 
     Parameters
@@ -31,6 +40,10 @@ def load(path, backend=None, num_threads=None, metadata=None):
         Threads the backend may use (default: the backend's choice).
     metadata : dict, optional
         Metadata to use instead of the sidecar (for models exported elsewhere).
+    verify_checksum : bool
+        Check the file (and for MXNet its ``.params``) against the SHA-256
+        recorded in the metadata before opening it.  Pass False only for a
+        model you changed on purpose.
 
     Returns
     -------
@@ -40,15 +53,29 @@ def load(path, backend=None, num_threads=None, metadata=None):
     ------
     ModelFileError
         For a missing, empty, truncated or corrupt file, an unknown suffix, or
-        missing/mismatched metadata.
+        missing, invalid or mismatched metadata.
+    IntegrityError
+        When ``verify_checksum`` is on and a file's SHA-256 differs from the
+        recorded one (or none is recorded).
+    UnknownNameError, ArgumentError
+        For an unknown ``backend``, or one that does not run this file.
     MissingDependencyError
         When the backend's library is not installed.
     """
     path = Path(path)
     check_file(path)
     backend_cls = select_backend(path, backend)
-    meta = (_metadata.validate(metadata, source="metadata argument") if metadata is not None
-            else _metadata.read_metadata(path))
+    if metadata is not None:
+        meta = _metadata.validate(metadata, source="the metadata argument")
+        origin = _metadata.ARGUMENT
+    else:
+        meta, origin = _metadata.locate_metadata(path)
+    if meta["artifact"]["format"] != backend_cls.format:
+        raise ModelFileError(f"{path}: its metadata describes an artifact of format "
+                             f"'{meta['artifact']['format']}', not a {backend_cls.format} file; "
+                             f"the metadata belongs to another model: re-export it")
+    if verify_checksum:
+        _metadata.check_integrity(path, meta, origin, backend_cls.companions(path))
     session = backend_cls.open(path, num_threads=num_threads)
     return Predictor(path, backend_cls.name, session, meta)
 
@@ -63,27 +90,29 @@ class Predictor:
         Name of the backend running the model.
     metadata : dict
         The artifact's metadata (see :mod:`deploy.metadata`).
+    config : ModelConfig
+        The model's configuration, rebuilt from ``metadata["config"]``.
     labels : list of str
     """
 
     def __init__(self, path, backend, session, metadata):
         self.path, self.backend, self.metadata = Path(path), backend, metadata
+        self.config = _metadata.config_from(metadata, source=f"metadata of {self.path}")
         self._session = session
         if len(session.inputs) != 1:
             raise ModelFileError(f"{path} has {len(session.inputs)} inputs; the predictor runs "
                                  f"models with one input")
         self._input = session.inputs[0]
-        self.layout = metadata["input"]["layout"]
+        self.layout = self.config.layout
         self.artifact_layout = metadata["artifact"]["layout"]
         self._perm = tuple(self.layout.index(axis) for axis in self.artifact_layout)
-        self._model_shape = tuple(metadata["input"]["shape"])
+        self._model_shape = self.config.batch_shape
         self._sample_shape = self._model_shape[1:]
         self._batch = self._fixed_batch()
-        self._mean, self._std = _normalization(metadata["input"], self.layout)
 
     @property
     def labels(self):
-        return list(self.metadata.get("labels") or [])
+        return list(self.config.labels)
 
     @property
     def precision(self):
@@ -106,44 +135,150 @@ class Predictor:
         ----------
         x : array_like
             A batch ``(N, *input_shape)`` or one sample ``input_shape``, in the
-            model's layout (``self.layout``).
+            model's layout (``self.layout``): floats in the config's
+            ``input_range`` (or already normalized, see ``normalize``), or
+            integer ids in ``[low, high)`` for token models.
         normalize : bool
-            Apply the metadata's ``(x - mean) / std``; pass False for inputs
-            that are already normalized.
+            Apply the config's ``(x - mean) / std``; pass False for inputs
+            that are already normalized (their range is then not checked).
 
         Returns
         -------
         numpy.ndarray or list of numpy.ndarray
             float32 outputs with a batch axis (a list for several outputs).
+
+        Raises
+        ------
+        InputShapeError
+            For a wrong shape, a non-numeric dtype (complex, object, strings),
+            float ids, ids outside ``[low, high)`` or floats far outside
+            ``input_range``; the message names the samples.
+        NonFiniteError
+            For NaN/Inf in the inputs, or in the outputs (a damaged model).
         """
         batch = self.preprocess(x, normalize=normalize)
         outputs = self._run(batch)
+        for y in outputs:
+            self._check_output(y)
         return outputs[0] if len(outputs) == 1 else outputs
 
     def predict_labels(self, x, normalize=True):
         """The top-1 label of each sample (the index as a string without labels)."""
-        out = self.predict(x, normalize=normalize)
-        out = out[0] if isinstance(out, list) else out
+        return [best[0][1] for best in self.top_k(x, 1, normalize=normalize)]
+
+    def top_k(self, x, k, normalize=True):
+        """The ``k`` highest-scoring classes of each sample, best first.
+
+        Parameters
+        ----------
+        x : array_like
+            As for :meth:`predict`.
+        k : int
+            At least 1; more than the number of classes gives them all.
+
+        Returns
+        -------
+        list of list of (int, str, float)
+            Per sample: ``(index, label, score)`` tuples (the label is the
+            index as a string when the model has no labels).
+
+        Raises
+        ------
+        ArgumentError
+            For ``k < 1``, or a model whose output is not one score per class
+            (``(N, classes)``).
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ArgumentError(f"top-k needs k >= 1 classes per sample, got {k!r}")
+        scores = self.predict(x, normalize=normalize)
+        if isinstance(scores, list) or scores.ndim != 2:
+            shapes = [s.shape for s in scores] if isinstance(scores, list) else scores.shape
+            raise ArgumentError(
+                f"{self.path.name} ({self.config.task}) returns outputs of shape {shapes}, not "
+                f"one score per class (N, classes); top-k needs a classifier: run "
+                f"Predictor.predict for its raw outputs")
         labels = self.labels
-        return [labels[i] if i < len(labels) else str(i) for i in np.argmax(out, axis=-1)]
+        return [[(int(i), labels[i] if i < len(labels) else str(i), float(row[i]))
+                 for i in np.argsort(-row, kind="stable")[:k]] for row in scores]
 
     def preprocess(self, x, normalize=True):
-        """``x`` as the artifact takes it: normalized, transposed, quantized."""
-        batch = self._as_batch(x)
-        if normalize and self._mean is not None:
-            batch = (batch - self._mean) / self._std
+        """``x`` as the artifact takes it: checked, normalized, transposed, quantized."""
+        batch = self.check_inputs(x, check_range=normalize)
+        if normalize:
+            batch = self.config.normalize(batch)
         batch = np.ascontiguousarray(batch.transpose(self._perm))
         return _quantize(batch, self._input)
 
-    def _as_batch(self, x):
-        raw = self.metadata["input"]["dtype"]
-        dtype = np.float32 if raw.startswith("float") else np.dtype(raw)
-        x = np.asarray(x, dtype=dtype)
+    def check_inputs(self, x, check_range=True):
+        """``x`` as a batch of the config's dtype, after refusing what the model cannot answer.
+
+        Parameters
+        ----------
+        x : array_like
+            A batch or one sample in the model's layout.
+        check_range : bool
+            Refuse floats far outside ``input_range`` (integer ids outside
+            ``[low, high)`` are refused always).
+        """
+        x = self._as_array(x)
         if x.shape == self._sample_shape:
             x = x[None]
         if x.shape[1:] != self._sample_shape or len(x) == 0:
             raise InputShapeError(self._shape_message(x.shape))
+        if self.config.takes_floats:
+            self._check_finite(x)
+            if check_range:
+                self._check_range(x, slack=RANGE_SLACK)
+            return x.astype(np.float32, copy=False)
+        self._check_range(x, slack=0.0)
+        return x.astype(self.config.input_dtype, copy=False)
+
+    def _as_array(self, x):
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise InputShapeError(f"{self.path.name} takes numeric arrays; the input could not "
+                                  f"be read as one ({exc})") from None
+        kinds = "biuf" if self.config.takes_floats else "iu"
+        if x.dtype.kind not in kinds:
+            want = ("numbers (float, int or bool)" if self.config.takes_floats
+                    else f"integer ids ({self.config.input_dtype})")
+            raise InputShapeError(f"{self.path.name} takes {want}; got an array of dtype "
+                                  f"{x.dtype}{_dtype_hint(x.dtype, self.config)}")
         return x
+
+    def _check_finite(self, x):
+        bad = _bad_samples(~np.isfinite(x))
+        if bad:
+            raise NonFiniteError(f"{self.path.name}: input sample(s) {_listed(bad)} hold NaN or "
+                                 f"Inf; the model cannot answer for them: fix or drop those "
+                                 f"samples")
+
+    def _check_range(self, x, slack):
+        lo, hi = self.config.input_range
+        width = (hi - lo) * slack
+        if self.config.takes_floats:
+            outside = (x < lo - width) | (x > hi + width)
+            allowed = f"[{lo:g}, {hi:g}]"
+        else:
+            outside = (x < lo) | (x >= hi)
+            allowed = f"[{lo:g}, {hi:g}) (ids)"
+        bad = _bad_samples(outside)
+        if bad:
+            found = f"values from {x.min():g} to {x.max():g}"
+            hint = (f"; 0..255 pixels? scale them to {allowed} first"
+                    if self.config.takes_floats and hi <= 1 < x.max() <= 255 else "")
+            raise InputShapeError(f"{self.path.name} takes inputs in {allowed}; sample(s) "
+                                  f"{_listed(bad)} hold {found}{hint}")
+
+    def _check_output(self, y):
+        if y.dtype.kind not in "fc":
+            return
+        bad = _bad_samples(~np.isfinite(y))
+        if bad:
+            raise NonFiniteError(
+                f"{self.path.name} ({self.backend}) returned NaN or Inf for sample(s) "
+                f"{_listed(bad)}: its weights are damaged or overflow; re-export the model")
 
     def _shape_message(self, shape):
         sample = self._sample_shape
@@ -199,16 +334,29 @@ class Predictor:
                 f"input={spec.dtype}[{shape}] {self.artifact_layout})")
 
 
-def _normalization(inp, layout):
-    if inp.get("mean") is None:
-        return None, None
-    mean = np.asarray(inp["mean"], dtype=np.float32)
-    std = np.asarray(inp["std"], dtype=np.float32)
-    if mean.size > 1:
-        shape = [1] * len(layout)
-        shape[layout.index("C")] = mean.size
-        mean, std = mean.reshape(shape), std.reshape(shape)
-    return mean, std
+def _bad_samples(mask):
+    """Indices of the samples (first axis) where ``mask`` holds anywhere."""
+    if mask.ndim == 0:
+        return [0] if mask else []
+    return np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1)).tolist()
+
+
+def _listed(indices):
+    shown = ", ".join(map(str, indices[:_MAX_LISTED]))
+    return shown + (f" and {len(indices) - _MAX_LISTED} more" if len(indices) > _MAX_LISTED
+                    else "")
+
+
+def _dtype_hint(dtype, config):
+    if dtype.kind in "fb" and not config.takes_floats:
+        return "; pass the ids as integers (int32)"
+    if dtype.kind in "US":
+        return " (text); pass numbers"
+    if dtype.kind == "O":
+        return " (Python objects); pass a numeric array"
+    if dtype.kind == "c":
+        return " (complex); pass real numbers"
+    return ""
 
 
 def _quantize(x, spec):
@@ -245,10 +393,12 @@ def benchmark_latency(predictor, x=None, runs=100, warmup=10):
     list of float
         One wall-clock time per run (take the median to compare models).
     """
+    config = predictor.config
     if x is None:
-        lo, hi = predictor.metadata["input"]["input_range"]
-        x = np.full(predictor.metadata["input"]["shape"][1:], (lo + hi) / 2, dtype=np.float32)
-    x = predictor._as_batch(x)[:1]
+        lo, hi = config.input_range
+        middle = (lo + hi) / 2 if config.takes_floats else (lo + hi) // 2
+        x = np.full(config.input_shape, middle, dtype=config.input_dtype)
+    x = predictor.check_inputs(x)[:1]
     for _ in range(warmup):
         predictor.predict(x)
     times = []

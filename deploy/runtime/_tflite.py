@@ -41,6 +41,7 @@ def _spec(detail):
 
 class _TFLiteBackend(Backend):
     suffixes = (".tflite",)
+    format = "tflite"
 
     @classmethod
     def open(cls, path, num_threads=None):

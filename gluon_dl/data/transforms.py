@@ -26,21 +26,21 @@ def to_model_input(images, config):
 
 
 def scale_to_range(images, config):
-    """Map uint8 pixels 0..255 onto ``config.input_range``; floats pass through."""
-    x = np.asarray(images)
-    if x.dtype == np.uint8:
-        lo, hi = config.input_range
-        x = x.astype(np.float32) * ((hi - lo) / 255.0) + lo
-    return x.astype(np.float32, copy=False)
+    """Map uint8 pixels 0..255 onto ``config.input_range``; floats pass through as float32.
+
+    The same scaling the edge runtime applies to image files
+    (:meth:`ModelConfig.scale_to_range`).
+    """
+    return config.scale_to_range(images)
 
 
 def normalize(x, config):
-    """``(x - mean) / std`` per channel, channels located by ``config.layout``."""
-    shape = [1] * x.ndim
-    shape[config.layout.index("C")] = -1
-    mean = np.asarray(config.mean, dtype=np.float32).reshape(shape)
-    std = np.asarray(config.std, dtype=np.float32).reshape(shape)
-    return ((x - mean) / std).astype(np.float32)
+    """``(x - mean) / std`` per channel, channels located by ``config.layout``.
+
+    Calls :meth:`ModelConfig.normalize`, the one normalization that the
+    exporters and the edge runtime use too; ``x`` is a batch or one sample.
+    """
+    return config.normalize(x)
 
 
 def random_shift(images, max_shift, rng):
