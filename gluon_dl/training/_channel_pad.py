@@ -16,8 +16,9 @@ channel-wise operators (activations, pooling), and either the next
 convolution gets zero input weights for them or, before any other operator,
 they are sliced off.  The parameters keep their shapes; the extra channels
 add nothing to any output or gradient.  ``fit`` applies it to the fused
-training graph on CPUs without AVX-512 only (:func:`worthwhile`), so exported
-and inference graphs never change.
+training graph on CPU contexts only, by default on CPUs without AVX-512
+(:func:`worthwhile`; ``fit(..., channel_pad=True/False)`` decides instead, see
+:func:`wanted`), so exported and inference graphs never change.
 """
 import json
 
@@ -40,6 +41,17 @@ def worthwhile(flags=None):
     from .amp import cpu_flags
 
     return "avx512f" not in (cpu_flags() if flags is None else flags)
+
+
+def wanted(setting, context):
+    """Whether ``fit``'s training graph on ``context`` is padded, by its ``channel_pad`` switch.
+
+    ``None`` pads where it pays (:func:`worthwhile`), ``True`` always, ``False``
+    never; GPU graphs never: the rewrite works around oneDNN's CPU kernels.
+    """
+    if context.device_type != "cpu" or setting is False:
+        return False
+    return True if setting else worthwhile()
 
 
 def pad_channels(sym, input_shapes, block=BLOCK):

@@ -7,7 +7,7 @@ the same weights.
 """
 import os
 
-from ..errors import GluonDLError
+from ..errors import ArgumentError, DataError
 from ..utils.deps import require
 
 HOROVOD = "horovod"
@@ -23,9 +23,9 @@ def horovod(kvstore, trainer):
                   install=HOROVOD_INSTALL)
     hvd.init()
     if trainer is not None and not isinstance(trainer, hvd.DistributedTrainer):
-        raise GluonDLError("kvstore='horovod' with your own trainer needs a "
-                           "horovod.mxnet.DistributedTrainer, got "
-                           f"{type(trainer).__name__}; or pass no trainer and let fit build one")
+        raise ArgumentError("kvstore='horovod' with your own trainer needs a "
+                            "horovod.mxnet.DistributedTrainer, got "
+                            f"{type(trainer).__name__}; or pass no trainer and let fit build one")
     return hvd
 
 
@@ -38,9 +38,9 @@ def horovod_contexts(hvd, ctx):
         return [mx.gpu(hvd.local_rank() % gpus) if gpus else mx.cpu()]
     ctxs = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
     if len(ctxs) != 1:
-        raise GluonDLError(f"kvstore='horovod' trains one context per process, got {len(ctxs)} "
-                           f"({ctxs}): start one process per device with horovodrun and pass "
-                           f"ctx=mx.gpu(hvd.local_rank()) (or nothing)")
+        raise ArgumentError(f"kvstore='horovod' trains one context per process, got {len(ctxs)} "
+                            f"({ctxs}): start one process per device with horovodrun and pass "
+                            f"ctx=mx.gpu(hvd.local_rank()) (or nothing)")
     return ctxs
 
 
@@ -57,7 +57,8 @@ def materialize(net, batches, ctx):
     try:
         _, (X, _) = next(iter(batches))
     except StopIteration:
-        raise GluonDLError("the training data is empty") from None
+        raise DataError("the training data is empty: train_iter yielded no batch to size "
+                        "the network's weights from") from None
     inputs = X if isinstance(X, (tuple, list)) else (X,)
     with mx.autograd.pause():
         net(*[x[:1].as_in_context(ctx) for x in inputs])

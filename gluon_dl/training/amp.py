@@ -16,7 +16,7 @@ dtype cannot be chosen later.  Run fp32 baselines in another process.
 """
 from pathlib import Path
 
-from ..errors import GluonDLError
+from ..errors import ArgumentError
 
 AMP_DTYPES = ("float16", "bfloat16")
 _BF16_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512dq")
@@ -45,23 +45,23 @@ def check_amp(amp, ctxs, update_on_kvstore=None, flags=None):
     if amp is None:
         return
     if amp not in AMP_DTYPES:
-        raise GluonDLError(f"amp={amp!r} is not supported; use one of {AMP_DTYPES} or None")
+        raise ArgumentError(f"amp={amp!r} is not supported; use one of {AMP_DTYPES} or None")
     kinds = {c.device_type for c in ctxs}
     if amp == "float16" and kinds != {"gpu"}:
-        raise GluonDLError(f"amp='float16' needs GPU contexts, got {ctxs}: MXNet has no fast "
-                           f"float16 kernels on CPU; use amp='bfloat16' on CPUs with AVX-512")
+        raise ArgumentError(f"amp='float16' needs GPU contexts, got {ctxs}: MXNet has no fast "
+                            f"float16 kernels on CPU; use amp='bfloat16' on CPUs with AVX-512")
     if amp == "float16" and update_on_kvstore:
-        raise GluonDLError("amp='float16' needs update_on_kvstore=False: AMP's loss scaler "
-                           "unscales gradients in the trainer, not in the KVStore")
+        raise ArgumentError("amp='float16' needs update_on_kvstore=False: AMP's loss scaler "
+                            "unscales gradients in the trainer, not in the KVStore")
     if amp == "bfloat16" and kinds != {"cpu"}:
-        raise GluonDLError(f"amp='bfloat16' runs on CPU contexts only in MXNet 1.9, got {ctxs}; "
-                           f"use amp='float16' on GPUs")
+        raise ArgumentError(f"amp='bfloat16' runs on CPU contexts only in MXNet 1.9, got {ctxs}; "
+                            f"use amp='float16' on GPUs")
     if amp == "bfloat16" and not bf16_supported(flags):
-        raise GluonDLError("amp='bfloat16' needs a CPU with AVX-512 (avx512f/bw/vl/dq, or "
-                           "avx512_bf16): oneDNN has no bfloat16 kernels for this CPU, which "
-                           "reports only " + (", ".join(sorted(f for f in (flags or cpu_flags())
-                                                               if f.startswith("avx"))) or
-                                              "no AVX flags") + "; train in float32 here")
+        raise ArgumentError("amp='bfloat16' needs a CPU with AVX-512 (avx512f/bw/vl/dq, or "
+                            "avx512_bf16): oneDNN has no bfloat16 kernels for this CPU, which "
+                            "reports only " + (", ".join(sorted(f for f in (flags or cpu_flags())
+                                                                if f.startswith("avx"))) or
+                                               "no AVX flags") + "; train in float32 here")
 
 
 def enable_amp(amp, net):
@@ -70,8 +70,8 @@ def enable_amp(amp, net):
 
     current = getattr(mx_amp, "_gluon_dl_dtype", None)
     if current is not None and current != amp:
-        raise GluonDLError(f"AMP is already on with {current} in this process; MXNet cannot "
-                           f"switch it to {amp}: start a new process")
+        raise ArgumentError(f"AMP is already on with {current} in this process; MXNet cannot "
+                            f"switch it to {amp}: start a new process")
     if current is None:
         mx_amp.init(target_dtype=amp)
         mx_amp._gluon_dl_dtype = amp

@@ -9,11 +9,15 @@ import functools
 
 import numpy as np
 
-from ..errors import GluonDLError, InputShapeError
+from ..errors import ArgumentError
 from . import _channel_pad
 from . import amp as _amp
 from ._distributed import global_batch, horovod, horovod_contexts, materialize
-from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
+from ._guards import (ParameterCheck, as_tuple, batch_error, check_arguments, check_contexts,
+                      check_finite_inputs, check_inputs, check_labels, check_loss,
+                      empty_epoch_error, is_classifier, label_classes, log, model_config,
+                      probe_input_shapes, read_flags, unpack_batch, where)
+from .callbacks import CallbackList, History, ProgressBar
 
 
 @dataclasses.dataclass
@@ -42,15 +46,15 @@ def as_contexts(ctx):
     if ctx is None:
         return [mx.cpu()]
     ctxs = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
-    if not ctxs:
-        raise ValueError("ctx is an empty list; pass e.g. ctx=[mx.cpu(0), mx.cpu(1)]")
+    check_contexts(ctxs)
     return ctxs
 
 
 def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         optimizer_params=None, trainer=None, ctx=None, kvstore="device",
         update_on_kvstore=None, val_iter=None, callbacks=None, progress=True,
-        progress_desc="train", hybridize=True, seed=None, resume_from=None, amp=None):
+        progress_desc="train", hybridize=True, seed=None, resume_from=None, amp=None,
+        check_finite=True, channel_pad=None):
     """Train ``net`` on ``train_iter`` for ``num_epochs`` epochs.
 
     Defined for the lessons from linear regression on: every course model
@@ -67,11 +71,15 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         :class:`~gluon_dl.data.ArrayLoader` (or anything with
         ``batches(epoch, start)``) makes the data order resumable.
     num_epochs : int
+        Whole number >= 0.
     loss : callable, optional
         ``loss(output, *y) -> per-sample losses`` (``output`` is a tuple for
         networks with several outputs); default softmax cross-entropy.
     optimizer, lr, optimizer_params :
-        Passed to :class:`mxnet.gluon.Trainer` unless ``trainer`` is given.
+        Passed to :class:`mxnet.gluon.Trainer` unless ``trainer`` is given;
+        ``lr`` (and a ``learning_rate`` in ``optimizer_params``, which wins)
+        must be positive and finite.  An :class:`mxnet.optimizer.Optimizer`
+        instance carries its own settings: then no ``optimizer_params``.
     trainer : mxnet.gluon.Trainer, optional
     ctx : Context or list of Context, optional
         Several contexts train data-parallel: each batch is split across them
@@ -86,7 +94,7 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         Let the KVStore run the optimizer (MXNet's default for most stores).
     val_iter : iterable of (X, y), optional
         Evaluated after every epoch: ``val_loss`` in the logs, and
-        ``val_acc`` when the outputs are class scores.
+        ``val_acc`` for classifiers (see Returns).
     callbacks : list of Callback, optional
     progress : bool
         Show a progress bar.
@@ -103,16 +111,49 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         Mixed precision: float16 with dynamic loss scaling on GPUs, bfloat16
         on CPUs with AVX-512; float32 master weights either way (see
         :mod:`gluon_dl.training.amp`).
+    check_finite : bool
+        Stop with :class:`~gluon_dl.errors.NonFiniteError`, naming the epoch,
+        batch and global step, at the first NaN or Inf in an input or target
+        (checked on the host before the step, so the weights stay clean), in
+        a gradient or in a parameter after the update (both named by their
+        structural name, e.g. ``features.0.weight``).  It costs a host pass
+        over each batch and one sum-of-squares reduction per device after the
+        update, read right after the step's metrics; ``False`` skips these
+        checks for speed.  A non-finite loss stops the run either way.
+    channel_pad : {None, True, False}
+        Run narrow convolution stages padded to oneDNN's channel block on CPU
+        contexts (same values, faster pooling; see
+        :mod:`gluon_dl.training._channel_pad`): ``None`` decides by the CPU
+        (on without AVX-512), ``True`` forces it on CPUs, ``False`` turns it off.
+        Only the fused training graph is padded.
 
     Returns
     -------
     History
         ``history.history`` maps ``loss``, ``acc`` (and ``val_loss``, ``val_acc``) to
-        per-epoch values; ``acc`` and ``val_acc`` only for classifiers.
+        per-epoch values.  ``acc`` and ``val_acc`` (top-1) only for classifiers:
+        a model whose ``config.task`` is ``"classification"``, or a plain block
+        that outputs scores ``(N, classes)`` for labels ``(N,)``.  Regression,
+        language models (their ``exp(loss)`` is the perplexity) and other tasks
+        log losses only.
+
+    Raises
+    ------
+    ArgumentError
+        A bad argument: ``num_epochs``, ``lr``, ``ctx``, ``check_finite``, ``channel_pad``.
+    InputShapeError
+        A batch whose inputs contradict ``net.config`` (number, rank, dtype,
+        shape) or that the network or loss rejects.
+    DataError
+        ``train_iter`` yields no batch in an epoch, or something else than
+        ``(X, y)``, or class labels outside ``[0, classes)``.
+    NonFiniteError
+        NaN or Inf in the inputs, loss, gradients or parameters.
     """
     import mxnet as mx
     from mxnet import gluon
 
+    check_arguments(num_epochs, lr, optimizer_params, check_finite, channel_pad)
     hvd = horovod(kvstore, trainer)
     ctxs = as_contexts(ctx) if hvd is None else horovod_contexts(hvd, ctx)
     _amp.check_amp(amp, ctxs, update_on_kvstore)
@@ -125,16 +166,8 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     if hybridize and isinstance(net, gluon.HybridBlock):
         net.hybridize(static_alloc=True, static_shape=True)
     if trainer is None:
-        params = dict(optimizer_params or {})
-        params.setdefault("learning_rate", lr)
-        if amp is not None:
-            params.setdefault("multi_precision", True)
-            update_on_kvstore = False if amp == "float16" else update_on_kvstore
-        if hvd is not None:
-            trainer = hvd.DistributedTrainer(net.collect_params(), optimizer, params)
-        else:
-            trainer = gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kvstore,
-                                    update_on_kvstore=update_on_kvstore)
+        trainer = _make_trainer(net, optimizer, lr, optimizer_params, kvstore,
+                                update_on_kvstore, amp, hvd)
     _amp.init_trainer(amp, trainer)
     state = FitState(num_epochs=num_epochs, batches_per_epoch=_len_or_none(train_iter),
                      seed=seed)
@@ -145,17 +178,21 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         hvd.broadcast_parameters(net.collect_params(), root_rank=0)
     history = History()
     extra = [ProgressBar(progress_desc)] if progress else []
-    cbs = CallbackList([history, TerminateOnNaN()] + extra + list(callbacks or []))
+    cbs = CallbackList([history] + extra + list(callbacks or []))
     cbs.set_context(net, trainer, state)
     cbs.on_train_begin()
-    step = _make_step(net, loss, trainer, ctxs, state, cbs, amp)
+    step = _make_step(net, loss, trainer, ctxs, state, cbs, amp, check_finite=check_finite,
+                      channel_pad=channel_pad)
     while state.epoch < num_epochs and not state.stop_training:
-        epoch = state.epoch
+        epoch, start, ran = state.epoch, state.batch + 1, False
         cbs.on_epoch_begin(epoch)
-        for batch, (X, y) in _epoch_batches(train_iter, epoch, state.batch + 1):
-            step(batch, X, y)
+        for batch, item in _epoch_batches(train_iter, epoch, start):
+            ran = True
+            step(batch, *unpack_batch(item, batch))
             if state.stop_training:
                 break
+        if not ran and start == 0:
+            raise empty_epoch_error(epoch)
         logs = {"loss": state.loss_sum / max(state.seen, 1)}
         if state.correct >= 0:
             logs["acc"] = state.correct / max(state.seen, 1)
@@ -172,7 +209,31 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     return history
 
 
-def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
+def _make_trainer(net, optimizer, lr, optimizer_params, kvstore, update_on_kvstore, amp, hvd):
+    """The trainer ``fit`` builds when it is given none."""
+    import mxnet as mx
+    from mxnet import gluon
+
+    if isinstance(optimizer, mx.optimizer.Optimizer):
+        if optimizer_params:
+            raise ArgumentError("optimizer_params apply to an optimizer given by name; set "
+                                f"them on the {type(optimizer).__name__} instance instead")
+        params = None  # the instance carries its own rate
+    else:
+        params = dict(optimizer_params or {})
+        params.setdefault("learning_rate", lr)
+        if amp is not None:
+            params.setdefault("multi_precision", True)
+    if amp == "float16":
+        update_on_kvstore = False
+    if hvd is not None:
+        return hvd.DistributedTrainer(net.collect_params(), optimizer, params)
+    return gluon.Trainer(net.collect_params(), optimizer, params, kvstore=kvstore,
+                         update_on_kvstore=update_on_kvstore)
+
+
+def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True, check_finite=True,
+               channel_pad=None):
     """The per-batch training step, bound to one run.
 
     A batch is ``(X, y)``: ``X`` the network's input, or a tuple of inputs
@@ -181,22 +242,31 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
     hybridizable network and loss), forward, loss and the step's metrics run
     as one cached graph per device (``TrainGraph``), built on the first
     batch; otherwise the network and the loss are called one after the other
-    and the metrics are computed imperatively.
+    and the metrics are computed imperatively.  Each batch is checked first
+    (see :mod:`gluon_dl.training._guards`); with ``check_finite`` the
+    gradients and updated parameters are checked too, their flags read back
+    right after the metrics.
     """
     import mxnet as mx
     from mxnet import autograd
 
-    graph = {}  # built on the first batch, when the shapes are known
+    config = model_config(net)
+    run = {}  # decided on the first batch, when the shapes are known
+    # float16's loss scaler expects overflowing gradients and skips those updates
+    finite = ParameterCheck(net, gradients=amp != "float16") if check_finite else None
 
     def step(batch, X, y):
         cbs.on_batch_begin(batch)
+        at = where(state, batch)
+        _check_batch(net, config, batch, X, y, at, check_finite, first=not run)
         if state.seed is not None:
             mx.random.seed(_step_seed(state.seed, state.global_step))
         xs, ys = _split(X, ctxs), _split(y, ctxs)  # per device: a tuple of arrays
         n = _batch_size(X)
-        if "net" not in graph:
-            graph["net"] = _build_train_graph(net, loss, xs[0], ys[0]) if fuse else None
-        fused = graph["net"]
+        if not run:
+            run["graph"] = _build_train_graph(net, loss, xs[0], ys[0], channel_pad) \
+                if fuse else None
+        fused = run["graph"]
         try:
             with autograd.record():
                 if fused is not None:
@@ -206,14 +276,22 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
                     outs = [net(*x) for x in xs]
                     losses = [loss(o, *t) for o, t in zip(outs, ys)]
         except mx.base.MXNetError as exc:
-            raise _batch_error(exc, net, batch, X, y) from None
+            raise batch_error(exc, net, batch, X, y) from None
+        if "classes" not in run:
+            run.update(_targets_plan(config, loss, fused, outs if fused is None else None,
+                                     ys[0]))
+        check_labels(y, run["classes"], at, config)
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
         trainer.step(global_batch(trainer, n))
+        flags = finite.queue() if finite is not None else None
         if fused is not None:
             loss_total, hits = _read_graph_metrics([r[1] for r in results], fused.classify)
         else:
-            loss_total, hits = _read_metrics(losses, outs, ys, state.correct >= 0)
+            loss_total, hits = _read_metrics(losses, outs, ys, run["classify"])
+        check_loss(loss_total, n, at)
+        if flags:  # read right after the metrics: the step has finished by then
+            finite.raise_if_bad(read_flags(flags), at)
         state.loss_sum += loss_total
         state.correct = state.correct + hits if state.correct >= 0 and hits >= 0 else -1
         state.seen += n
@@ -223,38 +301,39 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True):
     return step
 
 
-def _batch_error(exc, net, batch, X, y):
-    """One clear error for a batch the network or loss rejects (shapes, dtypes...)."""
-    lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
-    reason = next((l for l in lines if "Error in operator" in l or "Check failed" in l),
-                  lines[-1] if lines else type(exc).__name__)
-    reason = reason.replace("MXNetError: ", "")
-    shapes = ", ".join(str(tuple(a.shape)) for a in _as_tuple(X))
-    targets = ", ".join(str(tuple(a.shape)) for a in _as_tuple(y))
-    config = getattr(net, "config", None)
-    expected = ""
+def _check_batch(net, config, batch, X, y, at, check_finite, first):
+    """Refuse a batch that contradicts the model's config or holds NaN/Inf (before the step)."""
     if config is not None:
-        wanted = ", ".join(str(("N",) + tuple(spec.shape)) for spec in config.inputs)
-        expected = f"; model '{config.name}' takes {wanted}"
-    return InputShapeError(f"training batch {batch} does not fit the network or the loss: "
-                           f"{reason}. Inputs {shapes}, targets {targets}{expected}; check "
-                           f"the loader's shapes (and layout) against the model's input")
+        check_inputs(config, X, batch)
+        exc = probe_input_shapes(net, config, X) if first else None
+        if exc is not None:
+            raise batch_error(exc, net, batch, X, y) from None
+    if check_finite:
+        check_finite_inputs(X, y, config, at)
 
 
-def _as_tuple(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+def _targets_plan(config, loss, fused, outs, ys):
+    """Whether the step counts top-1 hits, and how many classes its labels index (or None)."""
+    targets = [tuple(t.shape) for t in ys]
+    if fused is not None:
+        shapes, classify = fused.out_shapes, fused.classify
+    else:
+        out = as_tuple(outs[0])
+        shapes = [tuple(o.shape) for o in out] if all(hasattr(o, "shape") for o in out) else []
+        classify = is_classifier(config, shapes, targets)
+    return {"classify": classify, "classes": label_classes(loss, shapes, targets, classify)}
 
 
 def _batch_size(X):
     """Samples in a batch: the leading axis of its (first) input."""
-    return _as_tuple(X)[0].shape[0]
+    return as_tuple(X)[0].shape[0]
 
 
 def _split(value, ctxs):
     """``value`` (an array or a tuple of arrays) as one tuple of slices per context."""
     from mxnet import gluon
 
-    parts = [gluon.utils.split_and_load(v, ctxs, even_split=False) for v in _as_tuple(value)]
+    parts = [gluon.utils.split_and_load(v, ctxs, even_split=False) for v in as_tuple(value)]
     return list(zip(*parts))
 
 
@@ -303,34 +382,51 @@ def _train_graph_class():
     return TrainGraph
 
 
-def _build_train_graph(net, loss, xs, ys):
+def _build_train_graph(net, loss, xs, ys, channel_pad=None):
     """A hybridized ``TrainGraph`` of ``net`` and ``loss`` for inputs ``xs``, targets ``ys``.
 
-    None (the step calls network and loss separately) when either is not a
-    ``HybridBlock``, the network is not hybridized, an input or target is not
-    an NDArray, or network and loss cannot be traced symbolically (a block
-    that reads values back, say) to shapes known from the inputs'.
+    None (the step calls network and loss separately, and says why in the
+    ``gluon_dl.training`` log) when either is not a ``HybridBlock``, the
+    network is not hybridized, an input or target is not an NDArray, or
+    network and loss cannot be traced symbolically (a block that reads values
+    back, say) to shapes known from the inputs'.  ``channel_pad`` is
+    :func:`fit`'s switch.
     """
-    import mxnet as mx
-    from mxnet import gluon
-
-    if not (isinstance(net, gluon.HybridBlock) and isinstance(loss, gluon.HybridBlock)
-            and getattr(net, "_active", False)
-            and all(isinstance(a, mx.nd.NDArray) for a in xs + ys)):
+    reason = _unfusable(net, loss, xs, ys)
+    if reason is not None:
+        log.info("fit runs the network and the loss as separate calls, not as one fused "
+                 "graph: %s", reason)
         return None
-    ranks = _output_ranks(net, loss, xs, ys)
-    if ranks is None:
+    out_shapes = _output_shapes(net, loss, xs, ys)
+    if out_shapes is None:
         return None
-    classify = ranks == [2] and len(ys) == 1 and ys[0].ndim == 1
-    pad = xs[0].context.device_type == "cpu" and _channel_pad.worthwhile()
+    classify = is_classifier(model_config(net), out_shapes, [tuple(y.shape) for y in ys])
+    pad = _channel_pad.wanted(channel_pad, xs[0].context)
     shapes = (tuple(x.shape for x in xs), tuple(y.shape for y in ys))
     graph = _train_graph_class()(net, loss, shapes, classify, pad_channels=pad)
+    graph.out_shapes = out_shapes
     graph.hybridize(static_alloc=True, static_shape=True)
     return graph
 
 
-def _output_ranks(net, loss, xs, ys):
-    """Ranks of ``net(*xs)``'s outputs, if network and loss trace symbolically; else None."""
+def _unfusable(net, loss, xs, ys):
+    """Why ``net`` and ``loss`` cannot run as one graph, judged without tracing; else None."""
+    import mxnet as mx
+    from mxnet import gluon
+
+    if not isinstance(net, gluon.HybridBlock):
+        return f"the network is a {type(net).__name__}, not a HybridBlock"
+    if not isinstance(loss, gluon.HybridBlock):
+        return f"the loss is a {type(loss).__name__}, not a HybridBlock"
+    if not getattr(net, "_active", False):
+        return "the network is not hybridized (fit(..., hybridize=True) does it)"
+    if not all(isinstance(a, mx.nd.NDArray) for a in xs + ys):
+        return "the batch holds arrays that are not NDArrays"
+    return None
+
+
+def _output_shapes(net, loss, xs, ys):
+    """Shapes of ``net(*xs)``'s outputs, if network and loss trace symbolically; else None."""
     import mxnet as mx
 
     names = [f"data{i}" for i in range(len(xs))]
@@ -340,13 +436,22 @@ def _output_ranks(net, loss, xs, ys):
         if isinstance(sym, (tuple, list)):
             sym = mx.sym.Group(list(sym))
         if not isinstance(sym, mx.sym.Symbol):
+            log.info("fit runs the network and the loss as separate calls, not as one fused "
+                     "graph: the network returns %s, not symbols", type(sym).__name__)
             return None
         _, out_shapes, _ = sym.infer_shape_partial(**{n: x.shape for n, x in zip(names, xs)})
-    except Exception:  # noqa: BLE001 - any block that can't be traced runs unfused
+    except Exception as exc:  # noqa: BLE001 - any block that can't be traced runs unfused
+        reason = next((line for line in str(exc).splitlines() if line.strip()),
+                      type(exc).__name__)
+        log.warning("fit runs the network and the loss as separate calls, not as one fused "
+                    "graph: they cannot be traced symbolically (%s: %s); training works, "
+                    "only slower", type(exc).__name__, reason.strip())
         return None
     if not out_shapes or any(not s for s in out_shapes):
+        log.info("fit runs the network and the loss as separate calls, not as one fused "
+                 "graph: the shapes of the outputs cannot be inferred from the inputs'")
         return None
-    return [len(s) for s in out_shapes]
+    return [tuple(s) for s in out_shapes]
 
 
 def _read_graph_metrics(parts, classify):
@@ -365,20 +470,17 @@ def _step_seed(seed, step):
     return (int(seed) * 1_000_003 + int(step)) % (2 ** 31 - 1)
 
 
-def _read_metrics(losses, outs, ys, count_hits):
+def _read_metrics(losses, outs, ys, classify):
     """Loss sum and top-1 hits of one step, read back in a single device sync.
 
     Every read from the device waits for the step to finish; one read per step
     instead of one per metric and device keeps small networks' steps short.
-    Hits are -1 when the outputs are not class scores.  ``ys`` holds one
-    tuple of targets per device.
+    Hits are -1 unless ``classify``.  ``ys`` holds one tuple of targets per
+    device.
     """
     import mxnet as mx
 
     parts = [l.sum().astype("float64") for l in losses]
-    classify = count_hits and all(
-        isinstance(o, mx.nd.NDArray) and o.ndim == 2 and len(t) == 1 and t[0].ndim == 1
-        for o, t in zip(outs, ys))
     if classify:
         parts += [(o.argmax(axis=1) == t[0].astype(o.dtype)).sum().astype("float64")
                   for o, t in zip(outs, ys)]
@@ -393,8 +495,10 @@ def _epoch_batches(train_iter, epoch, start):
     if hasattr(train_iter, "batches"):
         return enumerate(train_iter.batches(epoch, start=start), start=start)
     if start > 0:
-        raise ValueError("resuming mid-epoch needs a loader with batches(epoch, start) "
-                         "(e.g. gluon_dl.data.ArrayLoader) to reproduce the data order")
+        raise ArgumentError(f"resume_from continues epoch {epoch + 1} at batch {start}, which "
+                            f"needs a loader with batches(epoch, start) (e.g. gluon_dl.data."
+                            f"ArrayLoader) to reproduce the data order; "
+                            f"{type(train_iter).__name__} has none")
     return enumerate(train_iter)
 
 
@@ -436,10 +540,12 @@ def predict(net, data_iter, ctx=None):
 
 
 def validate(net, data_iter, loss=None, ctx=None):
-    """Mean loss (``val_loss``) and, for class scores, top-1 accuracy (``val_acc``).
+    """Mean loss (``val_loss``) and, for classifiers, top-1 accuracy (``val_acc``).
 
     Batches are ``(X, y)`` as in :func:`fit`; the network runs in inference
-    mode (no dropout, BatchNorm's running statistics).
+    mode (no dropout, BatchNorm's running statistics).  A classifier is a
+    model whose ``config.task`` is ``"classification"``, or a plain block
+    that outputs scores ``(N, classes)`` for labels ``(N,)``.
     """
     from mxnet import gluon
 
@@ -458,24 +564,27 @@ def evaluate_accuracy(net, data_iter, ctx=None):
     """
     _, correct, seen = _evaluate(net, data_iter, ctx)
     if correct is None:
-        raise GluonDLError("evaluate_accuracy needs class scores (N, classes) and labels (N,); "
-                           "use validate(net, data, loss) for other outputs")
+        task = getattr(model_config(net), "task", None)
+        what = f"a {task} model" if task else "outputs that are not class scores"
+        raise ArgumentError(f"evaluate_accuracy needs a classifier's class scores (N, classes) "
+                            f"and labels (N,), not {what}; use validate(net, data, loss) "
+                            f"for other outputs")
     return correct / max(seen, 1)
 
 
 def _evaluate(net, data_iter, ctx, loss=None):
-    """Loss sum (0 without ``loss``), top-1 hits (None unless class scores) and samples."""
+    """Loss sum (0 without ``loss``), top-1 hits (None unless a classifier) and samples."""
     import mxnet as mx
 
-    ctx = as_contexts(ctx)[0]
+    ctx, config = as_contexts(ctx)[0], model_config(net)
     total, correct, seen = 0.0, 0, 0
     for X, y in data_iter:
         out = net(*_on(X, ctx))
         ys = _on(y, ctx)
         if loss is not None:
             total += float(loss(out, *ys).sum().asscalar())
-        if correct is not None and isinstance(out, mx.nd.NDArray) and out.ndim == 2 \
-                and len(ys) == 1 and ys[0].ndim == 1:
+        if correct is not None and isinstance(out, mx.nd.NDArray) \
+                and is_classifier(config, [out.shape], [y.shape for y in ys]):
             correct += int((out.argmax(axis=1).astype("int64") ==
                             ys[0].astype("int64")).sum().asscalar())
         else:
@@ -485,5 +594,8 @@ def _evaluate(net, data_iter, ctx, loss=None):
 
 
 def _on(X, ctx):
-    """The input (or tuple of inputs) ``X`` on ``ctx``, as a tuple."""
-    return tuple(x.as_in_context(ctx) for x in _as_tuple(X))
+    """The input (or tuple of inputs) ``X`` on ``ctx``, as a tuple of NDArrays."""
+    import mxnet as mx
+
+    return tuple(x.as_in_context(ctx) if isinstance(x, mx.nd.NDArray) else mx.nd.array(x, ctx=ctx)
+                 for x in as_tuple(X))
