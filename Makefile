@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 BENCH_VENV := .venv-bench
 
-.PHONY: setup demo test bench-env clean
+.PHONY: setup demo test system-data bench-env clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,20 @@ $(HVD_STAMP): $(STAMP)
 	|| echo "WARNING: Horovod did not build; the Horovod job test will be skipped"
 	touch $(HVD_STAMP)
 
-test: $(STAMP) $(HVD_STAMP)
+# The full Fashion-MNIST comes from the Debian/Ubuntu package dataset-fashion-mnist
+# (/usr/share/datasets/fashion-mnist). Installed where apt and root are at hand;
+# elsewhere the tests that read it skip with the reason.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
+system-data:
+	@if [ -d $(FASHION_MNIST) ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		{ timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		  timeout 600 apt-get install -y -qq dataset-fashion-mnist; } \
+		|| echo "WARNING: dataset-fashion-mnist did not install; its tests will be skipped"; \
+	else echo "WARNING: no apt-get or not root: the full Fashion-MNIST tests will be skipped"; fi
+
+test: $(STAMP) $(HVD_STAMP) system-data
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # PyTorch comparisons get an environment of their own: GluonCV refuses to
