@@ -179,7 +179,7 @@ class Job:
         try:
             proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=_die_with_launcher)
         except OSError as exc:  # not found, not executable: the caller stops the job
             raise LaunchError(f"cannot start {role.label}: {argv[0]} "
                               f"({exc.strerror or exc}); check the command") from exc
@@ -230,6 +230,24 @@ class Job:
         if lingering:
             return 0, f"workers finished; stopped {', '.join(lingering)} that did not exit"
         return 0, None
+
+
+def _die_with_launcher():
+    """In the child before exec: on Linux, get SIGTERM when the launcher dies.
+
+    The processes run in sessions of their own (so a job is stopped as one
+    group), which also shields them from the terminal's signals: without this,
+    a launcher killed by SIGKILL would leave its scheduler and servers waiting
+    for their peers forever.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _signal_group(proc, sig):

@@ -116,6 +116,43 @@ def test_killed_worker_stops_the_job_quickly(tmp_path):
     assert elapsed < 60
 
 
+def test_a_killed_launcher_takes_its_job_with_it(tmp_path):
+    """SIGKILL on the launcher (a CI timeout, say) leaves no scheduler or server behind."""
+    marker = f"gluon-dl-orphan-check-{os.getpid()}"
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\ntime.sleep(600)\n")
+    env = dict(os.environ, PYTHONWARNINGS="ignore", GLUON_DL_TEST_MARKER=marker)
+    launcher = subprocess.Popen([sys.executable, "-m", "gluon_dl", "launch", "-n", "1", "--",
+                                 sys.executable, str(script)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(_processes_with(marker)) < 3 and time.time() < deadline:
+        time.sleep(0.2)  # scheduler, server and worker
+    assert len(_processes_with(marker)) >= 3
+    launcher.kill()
+    launcher.wait()
+    deadline = time.time() + 30
+    while _processes_with(marker) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker) == []
+
+
+def _processes_with(marker):
+    """Pids of live processes whose environment holds ``marker`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def test_failing_command_and_usage_errors(tmp_path):
     script = tmp_path / "fail.py"
     script.write_text("import sys; print('bad input'); sys.exit(3)\n")
