@@ -15,6 +15,7 @@ import numpy as np
 
 from gluon_dl.errors import InputShapeError, ModelFileError
 from gluon_dl.utils.deps import require
+from gluon_dl.utils.io import why_not_a_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 ARRAY_SUFFIXES = {".npy", ".npz"}
@@ -49,7 +50,8 @@ def load_input(path, config):
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"input file {path} does not exist")
+        raise ModelFileError(f"input file {path} {why_not_a_file(path)}; pass an image or a "
+                             f".npy/.npz array")
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
         return _as_batch(path, read_array(path), config)

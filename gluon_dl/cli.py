@@ -34,7 +34,8 @@ def build_parser():
                       help="a short run (under a minute) with lower accuracy, for smoke tests")
     demo.add_argument("--data", metavar="FILE",
                       help="MNIST csv(.gz)/npz instead of the embedded 5,000 digits")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--seed", type=_seed, default=0,
+                      help="random seed, 0 to 2**32-1 (default: 0)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     demo.set_defaults(func=cmd_demo)
 
@@ -79,6 +80,17 @@ def build_parser():
     models.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
     models.set_defaults(func=cmd_models)
     return parser
+
+
+def _seed(text):
+    """An argparse type: the seeds numpy and MXNet take, 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give a whole number") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"seed {value} is out of range 0 to {2 ** 32 - 1}")
+    return value
 
 
 def cmd_demo(args):

@@ -105,6 +105,8 @@ def _cases():
         # predict: the model file
         ("predict-missing-model", lambda f: [p, f["dir"] / "nope.onnx", f["dir"] / "ok.npy"],
          "does not exist"),
+        ("predict-model-is-a-folder", lambda f: [p, f["foreign"], f["dir"] / "ok.npy"],
+         "is a folder"),
         ("predict-unknown-format", lambda f: [p, f["unknown_suffix"], f["dir"] / "ok.npy"],
          "unknown model format"),
         ("predict-damaged-model", lambda f: [p, f["damaged"], f["dir"] / "ok.npy"],
@@ -144,6 +146,8 @@ def _cases():
          lambda f: ["demo", "--out", f["foreign"], "--overwrite"], "not written by gluon-dl"),
         ("demo-missing-data", lambda f: ["demo", "--out", f["dir"] / "r1", "--data",
                                          f["dir"] / "nope.npz"], "does not exist"),
+        ("demo-data-is-a-folder", lambda f: ["demo", "--out", f["dir"] / "r4", "--data",
+                                             f["dir"]], "is a folder"),
         ("demo-data-of-another-format", lambda f: ["demo", "--out", f["dir"] / "r2", "--data",
                                                    f["dir"] / "notes.txt"], "notes.txt"),
         ("demo-too-few-images", lambda f: ["demo", "--quick", "--out", f["dir"] / "r3",
@@ -182,7 +186,7 @@ def test_bad_input_ends_in_one_line_and_exit_1(files, build, pattern):
 def test_nothing_was_written_or_lost(files):
     """The refused demo runs left the foreign folder whole and created nothing."""
     assert [p.name for p in files["foreign"].iterdir()] == ["main.py"]
-    assert not any((files["dir"] / name).exists() for name in ("r1", "r2", "r3"))
+    assert not any((files["dir"] / name).exists() for name in ("r1", "r2", "r3", "r4"))
     assert not Path("/tmp/pwned").exists()
 
 
@@ -195,8 +199,9 @@ def test_the_current_folder_is_never_an_output(tmp_path):
 
 
 def test_usage_errors_exit_2(files):
-    for argv in (["no-such-command"], ["predict"], ["predict", files["model"], "x",
-                                                      "--top-k", "three"]):
+    for argv in (["no-such-command"], ["predict"],
+                 ["predict", files["model"], "x", "--top-k", "three"],
+                 ["demo", "--seed", "-1"], ["demo", "--seed", str(2 ** 32)]):
         proc = gluon_dl(*argv)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert "usage:" in proc.stderr

@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 from gluon_dl.errors import ArgumentError, ModelFileError, UnknownNameError
 from gluon_dl.utils.deps import require
+from gluon_dl.utils.io import why_not_a_file
 
 _BACKENDS = {}
 
@@ -184,7 +185,7 @@ def check_file(path):
     """Raise ModelFileError for a missing or empty model file."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist; check the path or export "
+        raise ModelFileError(f"model file {path} {why_not_a_file(path)}; check the path or export "
                              f"the model first (deploy.export)")
     if path.stat().st_size == 0:
         raise ModelFileError(f"model file {path} is empty; re-export the model")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..utils.io import why_not_a_file
 
 MNIST_5K_FILE = ("data", "data", "mnist_5k.csv.gz")
 
@@ -62,7 +63,8 @@ def load_mnist(path=None):
     """
     path = Path(path) if path is not None else mnist_5k_path()
     if not path.is_file():
-        raise DataError(f"MNIST file {path} does not exist; pass an existing .csv/.csv.gz/.npz")
+        raise DataError(f"MNIST file {path} {why_not_a_file(path)}; pass an existing "
+                        f".csv/.csv.gz/.npz file")
     if path.suffix == ".npz":
         X, y = _read_npz(path)
     else:

@@ -142,3 +142,13 @@ def remove_tree(path, last=None):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path / last)
     os.rmdir(path)
+
+
+def why_not_a_file(path):
+    """Why ``path`` cannot be read as a file: "does not exist", "is a folder", ..."""
+    path = Path(path)
+    if not path.exists():
+        return "does not exist"
+    if path.is_dir():
+        return "is a folder, not a file"
+    return "is not a regular file"
