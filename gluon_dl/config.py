@@ -289,11 +289,14 @@ class ModelConfig:
         return x.astype(np.float32, copy=False)
 
     def replace(self, **changes):
-        """Return a copy with ``changes`` applied (e.g. another ``num_classes``)."""
+        """Return a copy with ``changes`` applied (e.g. another ``num_classes``).
+
+        Another ``num_classes`` drops labels that no longer fit: class names
+        then read as their indices, as for a model without labels.
+        """
         if "num_classes" in changes and "labels" not in changes:
-            n = changes["num_classes"]
-            if self.labels and n != len(self.labels):
-                changes["labels"] = tuple(str(i) for i in range(n))
+            if self.labels and changes["num_classes"] != len(self.labels):
+                changes["labels"] = ()
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
