@@ -516,3 +516,30 @@ def test_csv_logger_does_not_overwrite_a_foreign_file(tmp_path):
     with pytest.raises(OutputExistsError, match="people.csv exists and is not a log"):
         fit(get_model("lenet5"), _loader(32), 1, callbacks=[CSVLogger(path)], progress=False)
     assert path.read_text() == "name,age\nada,36\n"
+
+
+def test_a_zip_bomb_is_refused_before_it_unpacks(tmp_path):
+    net, trainer = _trained()
+    path = _save(tmp_path / "a.ckpt", net, trainer)
+    members = _members(path)
+    members["params.npz"] = b"\0" * (64 << 20)  # deflates to ~64 KB
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    assert path.stat().st_size < (1 << 20)
+    with pytest.raises(ModelFileError, match=r"params\.npz would unpack to 67,108,864 bytes"):
+        load_checkpoint(path, _mlp(), None)
+
+
+def test_checkpoint_folder_that_cannot_be_made_fails_before_training(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    class CountSteps(Callback):
+        steps = 0
+
+        def on_batch_begin(self, batch, logs=None):
+            CountSteps.steps += 1
+
+    with pytest.raises(OutputExistsError, match="a_file"):
+        fit(get_model("lenet5"), _loader(32), 1, progress=False,
+            callbacks=[CountSteps(), ModelCheckpoint(tmp_path / "a_file" / "ckpt")])
+    assert CountSteps.steps == 0

@@ -343,6 +343,11 @@ class ModelCheckpoint(Monitor):
 
         if self.trainer is not None:
             check_trainer(self.trainer)
+        try:  # now, not after the first epoch's training time
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputExistsError(f"ModelCheckpoint cannot write to {self.directory} "
+                                    f"({exc.strerror or exc}); pass a folder path") from None
         for stale in stale_checkpoint_files(self.directory):
             stale.unlink()
 

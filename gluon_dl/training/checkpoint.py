@@ -161,6 +161,7 @@ def _read(path):
     """Every member of the checkpoint ``path``, parsed, with its format checked."""
     try:
         with zipfile.ZipFile(path) as zf:
+            _check_sizes(zf, path)
             meta = json.loads(zf.read("meta.json"))
             _check_format(meta, set(zf.namelist()), path)
             members = {"meta.json": meta}
@@ -175,6 +176,20 @@ def _read(path):
                              f"from an earlier checkpoint") from exc
     _check_position(meta, path)
     return members
+
+
+def _check_sizes(zf, path):
+    """Refuse members that unpack to far more than the file holds (a zip bomb).
+
+    Checkpoints are stored uncompressed, so a member's size never exceeds
+    the file's; the allowance covers an archive someone recompressed.
+    """
+    limit = 8 * os.path.getsize(path) + (1 << 20)
+    for info in zf.infolist():
+        if info.file_size > limit:
+            raise ModelFileError(
+                f"{path}: member {info.filename} would unpack to {info.file_size:,} bytes from a "
+                f"{os.path.getsize(path):,}-byte file; that is no checkpoint gluon-dl wrote")
 
 
 def _check_format(meta, names, path):
