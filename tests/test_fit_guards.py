@@ -17,7 +17,7 @@ from mxnet.gluon import nn  # noqa: E402
 
 from gluon_dl.data import ArrayLoader  # noqa: E402
 from gluon_dl.errors import (ArgumentError, DataError, InputShapeError,  # noqa: E402
-                             NonFiniteError)
+                             NonFiniteError, UnknownNameError)
 from gluon_dl.models import example_inputs, get_model  # noqa: E402
 from gluon_dl.training import _channel_pad, as_contexts, evaluate_accuracy, fit  # noqa: E402
 from gluon_dl.training import loop, validate  # noqa: E402
@@ -462,3 +462,38 @@ def test_the_fused_graph_logs_nothing(caplog):
     with caplog.at_level(logging.DEBUG, logger="gluon_dl.training"):
         fit(_lenet(), [_digits(4)], 1, progress=False)
     assert not [r for r in caplog.records if r.name == "gluon_dl.training"]
+
+
+# --- components, devices and evaluation data -----------------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"loss": "mse"}, ArgumentError, "loss must be callable"),
+    ({"optimizer": "adamm"}, UnknownNameError, "unknown optimizer 'adamm'; did you mean adam"),
+    ({"optimizer": 3}, ArgumentError, "optimizer must be a name"),
+    ({"kvstore": "nope"}, UnknownNameError, "unknown kvstore 'nope'"),
+    ({"callbacks": 5}, ArgumentError, "callbacks must be a list"),
+    ({"callbacks": [print]}, ArgumentError, "callbacks must be a list"),
+    ({"ctx": mx.gpu(0)}, ArgumentError, r"ctx asks for gpu\(0\), but this MXNet sees 0 GPU"),
+], ids=["loss-str", "optimizer-typo", "optimizer-int", "kvstore", "callbacks-int",
+        "callbacks-function", "gpu-on-cpu-build"])
+def test_components_fit_cannot_use_are_refused(kwargs, error, match):
+    if mx.context.num_gpus() and "ctx" in kwargs:
+        pytest.skip("this machine has a GPU")
+    X = np.random.RandomState(0).rand(8, 1, 28, 28).astype("float32")
+    with pytest.raises(error, match=match):
+        fit(get_model("lenet5"), [(X, np.zeros(8, "float32"))], 1, progress=False, **kwargs)
+
+
+def test_targets_that_are_not_numbers_are_refused():
+    X = np.random.RandomState(0).rand(8, 1, 28, 28).astype("float32")
+    with pytest.raises(DataError, match=r"target 0 of epoch 1, batch 0 .* array of <U1"):
+        fit(get_model("lenet5"), [(X, np.array(list("abcdefgh")))], 1, progress=False)
+
+
+def test_evaluating_on_no_data_is_an_error_not_a_score():
+    net = get_model("lenet5")
+    net.initialize()
+    with pytest.raises(DataError, match="yielded no samples"):
+        evaluate_accuracy(net, [])
+    with pytest.raises(DataError, match="yielded no samples"):
+        validate(net, iter([]))

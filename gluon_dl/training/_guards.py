@@ -15,6 +15,7 @@ step's metrics; only when one is not finite are the arrays searched for the
 culprit.  A sum of squares overflows for values beyond ~1e19, so the search
 confirms each hit on the exact values and lets such a false alarm pass.
 """
+import difflib
 import logging
 import math
 import numbers
@@ -22,7 +23,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import ArgumentError, DataError, InputShapeError, NonFiniteError
+from ..errors import (ArgumentError, DataError, InputShapeError, NonFiniteError,
+                      UnknownNameError)
 
 log = logging.getLogger("gluon_dl.training")
 
@@ -45,6 +47,65 @@ def check_arguments(num_epochs, lr, optimizer_params, check_finite, channel_pad)
     if channel_pad is not None and not isinstance(channel_pad, bool):
         raise ArgumentError(f"channel_pad must be None (automatic), True or False, "
                             f"got {channel_pad!r}")
+
+
+KVSTORES = ("local", "device", "nccl", "dist_sync", "dist_device_sync", "dist_async",
+            "dist_sync_device", "dist_async_device", "horovod")
+
+
+def check_components(loss, optimizer, kvstore, callbacks):
+    """Refuse a loss, optimizer, KVStore or callback list that ``fit`` cannot use.
+
+    ``optimizer`` is None when the caller brings its own trainer.
+    """
+    import mxnet as mx
+
+    from .callbacks import Callback
+
+    if loss is not None and not callable(loss):
+        raise ArgumentError(f"loss must be callable as loss(output, *targets), e.g. "
+                            f"gluon.loss.L2Loss(), got {loss!r}")
+    if optimizer is None:
+        pass
+    elif isinstance(optimizer, str):
+        known = sorted(mx.optimizer.Optimizer.opt_registry)
+        if optimizer.lower() not in known:
+            close = difflib.get_close_matches(optimizer.lower(), known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownNameError(f"unknown optimizer '{optimizer}'{hint} (MXNet has "
+                                   f"{', '.join(known)})")
+    elif not isinstance(optimizer, mx.optimizer.Optimizer):
+        raise ArgumentError(f"optimizer must be a name such as 'adam' or an "
+                            f"mxnet.optimizer.Optimizer, got {optimizer!r}")
+    if isinstance(kvstore, str) and kvstore not in KVSTORES:
+        raise UnknownNameError(f"unknown kvstore '{kvstore}'; use one of {', '.join(KVSTORES)}, "
+                               f"a KVStore, or None")
+    if callbacks is not None and (isinstance(callbacks, (str, bytes, Mapping)) or
+                                  not all(isinstance(c, Callback) for c in _iterable(callbacks))):
+        raise ArgumentError(f"callbacks must be a list of gluon_dl.training.Callback "
+                            f"objects, got {callbacks!r}")
+
+
+def _iterable(value):
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
+
+
+def check_gpus(ctxs):
+    """Refuse GPU contexts on a build or machine without that many GPUs."""
+    import mxnet as mx
+
+    wanted = [c for c in ctxs if c.device_type == "gpu"]
+    if not wanted:
+        return
+    available = mx.context.num_gpus()
+    missing = [c for c in wanted if c.device_id >= available]
+    if missing:
+        raise ArgumentError(f"ctx asks for {missing[0]}, but this MXNet sees {available} "
+                            f"GPU(s); install the 'gpu' extra (mxnet-cu112) on a machine with "
+                            f"a GPU, or train on mx.cpu()")
 
 
 def _check_rate(name, value):
@@ -130,6 +191,20 @@ def label_classes(loss, out_shapes, target_shapes, classify):
             and len(target_shapes[0]) == len(out) - 1:
         return out[loss._axis]
     return None
+
+
+def check_numeric(X, y, at):
+    """Refuse inputs or targets that are not arrays of numbers (strings, objects, complex)."""
+    for kind, values in (("input", X), ("target", y)):
+        for i, a in enumerate(as_tuple(values)):
+            dtype = getattr(a, "dtype", None)
+            if dtype is None:
+                dtype = np.asarray(a).dtype
+            dtype = np.dtype(dtype)
+            if dtype.kind not in "biuf":
+                raise DataError(f"{kind} {i} of {at} is an array of {dtype} ({dtype.kind!r}); "
+                                f"fit takes numbers: convert the loader's {kind}s to float32 "
+                                f"(or integer class ids)")
 
 
 def check_labels(y, classes, at, config=None):

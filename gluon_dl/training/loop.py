@@ -9,14 +9,15 @@ import functools
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, DataError
 from . import _channel_pad
 from . import amp as _amp
 from ._distributed import global_batch, horovod, horovod_contexts, materialize
-from ._guards import (ParameterCheck, as_tuple, batch_error, check_arguments, check_contexts,
-                      check_finite_inputs, check_inputs, check_labels, check_loss,
-                      empty_epoch_error, is_classifier, label_classes, log, model_config,
-                      probe_input_shapes, read_flags, unpack_batch, where)
+from ._guards import (ParameterCheck, as_tuple, batch_error, check_arguments, check_components,
+                      check_contexts, check_finite_inputs, check_gpus, check_inputs,
+                      check_labels, check_loss, check_numeric, empty_epoch_error,
+                      is_classifier, label_classes, log, model_config, probe_input_shapes,
+                      read_flags, unpack_batch, where)
 from .callbacks import CallbackList, History, ProgressBar
 
 
@@ -154,8 +155,10 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     from mxnet import gluon
 
     check_arguments(num_epochs, lr, optimizer_params, check_finite, channel_pad)
+    check_components(loss, None if trainer is not None else optimizer, kvstore, callbacks)
     hvd = horovod(kvstore, trainer)
     ctxs = as_contexts(ctx) if hvd is None else horovod_contexts(hvd, ctx)
+    check_gpus(ctxs)
     _amp.check_amp(amp, ctxs, update_on_kvstore)
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     _ensure_initialized(net, ctxs)
@@ -303,6 +306,7 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True, check_
 
 def _check_batch(net, config, batch, X, y, at, check_finite, first):
     """Refuse a batch that contradicts the model's config or holds NaN/Inf (before the step)."""
+    check_numeric(X, y, at)
     if config is not None:
         check_inputs(config, X, batch)
         exc = probe_input_shapes(net, config, X) if first else None
@@ -590,6 +594,9 @@ def _evaluate(net, data_iter, ctx, loss=None):
         else:
             correct = None
         seen += _batch_size(X)
+    if not seen:  # an accuracy or loss of nothing would read as a result
+        raise DataError("the evaluation data yielded no samples; pass a non-empty loader "
+                        "(a used-up generator yields nothing the second time)")
     return total, correct, seen
 
 
