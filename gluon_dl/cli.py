@@ -79,6 +79,54 @@ def build_parser():
     models = sub.add_parser("models", help="list the registered models")
     models.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
     models.set_defaults(func=cmd_models)
+
+    train = sub.add_parser(
+        "train", help="train a registered image classifier on a registered image data set",
+        description="Train MODEL (`gluon-dl models`) on the image data set NAME with Adam, "
+                    "validating on its test split every epoch. Images are resized to the "
+                    "model's input size when theirs differs; a different channel count needs "
+                    "--convert-channels. Writes checkpoints, the history (CSV, JSON), the "
+                    "curves (PNG) and the final parameters to --out. Under `gluon-dl launch` "
+                    "pass a dist_* --kvstore: each worker trains its share of every batch and "
+                    "worker 0 writes --out.")
+    train.add_argument("model", metavar="MODEL", help="a registered image classifier, e.g. "
+                                                      "lenet5, cifar_resnet20_v1")
+    train.add_argument("--data", required=True, metavar="NAME",
+                       help="a registered image data set, e.g. mnist-5k or digits (both "
+                            "offline); the others are read from the data folder")
+    train.add_argument("--epochs", type=int, metavar="N",
+                       help="epochs in all (default: 10; with --resume the earlier run's)")
+    train.add_argument("--batch-size", type=int, metavar="B",
+                       help="samples per step over all devices and workers (default: 64)")
+    train.add_argument("--lr", type=float, metavar="LR", help="Adam's learning rate "
+                                                              "(default: 1e-3)")
+    train.add_argument("--ctx", default="cpu", metavar="DEVICES",
+                       help="cpu, cpu:0,cpu:1 or gpu:0,gpu:1,... (default: cpu); several "
+                            "devices train data-parallel")
+    from .train import KVSTORES  # standard library only at import: cheap
+    train.add_argument("--kvstore", default="device", choices=KVSTORES, metavar="KIND",
+                       help=f"gradient reduction: {', '.join(KVSTORES)} (default: device); "
+                            f"dist_* under `gluon-dl launch`, horovod under horovodrun")
+    train.add_argument("--amp", choices=("float16", "bfloat16"),
+                       help="mixed precision: float16 on GPUs, bfloat16 on CPUs with AVX-512")
+    train.add_argument("--convert-channels", action="store_true", default=None,
+                       help="convert images whose channel count differs from the model's "
+                            "(gray repeated into RGB, RGB to gray by luminance)")
+    train.add_argument("--out", metavar="DIR",
+                       help="output folder (default: runs/MODEL-NAME)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the results of an earlier gluon-dl run in --out (a folder "
+                            "holding files gluon-dl did not write is never replaced)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the train run in --out from its latest checkpoint "
+                            "(same model, data and settings; --epochs may grow)")
+    train.add_argument("--seed", type=int, metavar="N",
+                       help="seed of the weights, the data order and dropout (default: 0)")
+    train.add_argument("--limit", type=int, metavar="N",
+                       help="train on the first N training samples and validate on N test "
+                            "samples (a fixed, stratified choice): quick runs")
+    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    train.set_defaults(func=cmd_train)
     return parser
 
 
@@ -162,6 +210,28 @@ def cmd_models(args):
         cfg = get_config(name)
         shape = "x".join(map(str, cfg.input_shape)) if cfg else "?"
         print(f"{name:24s} {shape:12s} {cfg.paper if cfg else ''}")
+    return 0
+
+
+def cmd_train(args):
+    from pathlib import Path
+
+    from .train import default_out, run_train
+
+    out = args.out if args.out is not None else default_out(args.model, args.data)
+    result = run_train(out, args.model, args.data, epochs=args.epochs,
+                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       limit=args.limit, convert_channels=args.convert_channels, amp=args.amp,
+                       ctx=args.ctx, kvstore=args.kvstore, overwrite=args.overwrite,
+                       resume=args.resume, progress=not args.no_progress)
+    if result.out_dir is None:  # a worker other than 0 of a distributed job
+        return 0
+    best = [f"best {key} {result.best[key]['value']:.4f} (epoch {result.best[key]['epoch']})"
+            for key in ("val_acc", "val_loss") if key in result.best]
+    print(", ".join(best))
+    names = sorted(Path(p).name + ("/" if Path(p).is_dir() else "")
+                   for p in result.files.values())
+    print(f"files: {result.out_dir}/ ({', '.join(names)})")
     return 0
 
 
