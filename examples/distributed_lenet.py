@@ -59,6 +59,9 @@ def main(argv=None):
                         choices=["dist_sync", "dist_device_sync", "dist_async"],
                         help="the parameter-server mode under gluon-dl launch "
                              "(dist_async: servers apply each worker's update as it arrives)")
+    parser.add_argument("--local-updates", action="store_true",
+                        help="update on each worker (update_on_kvstore=False), as "
+                             "checkpointing the optimizer state needs")
     args = parser.parse_args(argv)
     kvstore, num_workers, rank = _kvstore(args.kvstore)
     X, y = load_mnist()
@@ -70,7 +73,7 @@ def main(argv=None):
                         num_shards=num_workers, shard=rank, last_batch="discard")
     fit(net, train, args.epochs, optimizer="sgd",
         optimizer_params={"learning_rate": args.lr, "momentum": 0.9}, kvstore=kvstore,
-        seed=0, progress=False)
+        update_on_kvstore=False if args.local_updates else None, seed=0, progress=False)
     acc = evaluate_accuracy(net, ArrayLoader(X_te, y_te, 250, transform=transform))
     print(f"worker {rank}/{num_workers}: held-out accuracy {acc:.2%}")
     if rank == 0:

@@ -52,13 +52,17 @@ def test_hostfile_and_ssh_command(tmp_path):
         read_hostfile(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("kvstore", ["dist_sync", "dist_device_sync"])
-def test_dist_sync_equals_single_process(tmp_path, kvstore):
+@pytest.mark.parametrize("kvstore, local", [("dist_sync", False), ("dist_device_sync", False),
+                                            ("dist_sync", True)],
+                         ids=["dist_sync", "dist_device_sync", "dist_sync-local-updates"])
+def test_dist_sync_equals_single_process(tmp_path, kvstore, local):
+    """Also with update_on_kvstore=False, where MXNet needs every worker to meet first."""
     single = subprocess.run([sys.executable, str(EXAMPLE), "--out", str(tmp_path / "one"),
                              "--epochs", "1"], capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-2000:]
     proc = gluon_dl("launch", "-n", 2, "-s", 1, "--", sys.executable, EXAMPLE,
-                    "--out", tmp_path / "dist", "--epochs", 1, "--kvstore", kvstore)
+                    "--out", tmp_path / "dist", "--epochs", 1, "--kvstore", kvstore,
+                    *(["--local-updates"] if local else []))
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     lines = sorted(l for l in proc.stdout.splitlines() if "held-out accuracy" in l)
     assert [l[:10] for l in lines] == ["[worker 0]", "[worker 1]"]

@@ -85,3 +85,37 @@ def global_batch(trainer, n):
         return n
     return n * (int(os.environ.get("DMLC_NUM_WORKER", "1")) if isinstance(kv, str)
                 else kv.num_workers)
+
+
+def meet_before_first_update(trainer):
+    """With ``dist_*`` and local updates, wait for every worker before the first push.
+
+    MXNet 1.9's ``dist_sync`` with ``update_on_kvstore=False`` answers one
+    worker's first gradient pull with the values the KVStore was initialized
+    with (the weights) unless every worker has finished initializing it, and
+    the workers' weights part from the first step on.  Called after the first
+    backward pass (deferred shapes are known then): set the KVStore up now and
+    meet at a barrier.
+    """
+    if not _dist_with_local_updates(trainer):
+        return  # and the KVStore stays uninitialized until step() sets it up as usual
+    if not trainer._kv_initialized:
+        trainer._init_kvstore()
+    if trainer._kvstore is None or trainer._update_on_kvstore:
+        return
+    if trainer._params_to_init:
+        trainer._init_params()
+    trainer._kvstore._barrier()
+
+
+def _dist_with_local_updates(trainer):
+    """Whether ``trainer`` was asked for a ``dist_*`` KVStore with updates on the workers."""
+    params = getattr(trainer, "_kvstore_params", None) or {}
+    kv = params.get("kvstore")
+    kind = kv if isinstance(kv, str) else getattr(kv, "type", "")
+    local = params.get("update_on_kvstore")
+    if local is None:  # MXNet's own default: MXNET_UPDATE_ON_KVSTORE, else on the KVStore
+        local = os.environ.get("MXNET_UPDATE_ON_KVSTORE", "1") == "0"
+    else:
+        local = not local
+    return str(kind).startswith("dist") and local

@@ -12,7 +12,8 @@ import numpy as np
 from ..errors import ArgumentError, DataError
 from . import _channel_pad
 from . import amp as _amp
-from ._distributed import global_batch, horovod, horovod_contexts, materialize
+from ._distributed import (global_batch, horovod, horovod_contexts, materialize,
+                           meet_before_first_update)
 from ._guards import (ParameterCheck, as_tuple, batch_error, check_arguments, check_components,
                       check_contexts, check_finite_inputs, check_gpus, check_inputs,
                       check_labels, check_loss, check_numeric, empty_epoch_error,
@@ -286,6 +287,8 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True, check_
         check_labels(y, run["classes"], at, config)
         _amp.backward(amp, trainer, losses)
         cbs.on_backward_end(batch)
+        if "met" not in run:
+            run["met"] = meet_before_first_update(trainer)
         trainer.step(global_batch(trainer, n))
         flags = finite.queue() if finite is not None else None
         if fused is not None:
