@@ -5,10 +5,12 @@ from .datasets import (DatasetInfo, adding_problem, addition_pairs, copy_pairs, 
 from .loader import ArrayLoader
 from .mnist import load_mnist, mnist_5k_path
 from .split import train_test_split
-from .transforms import normalize, random_shift, scale_to_range, to_model_input
+from .transforms import (color_jitter, normalize, random_crop, random_flip, random_shift, resize,
+                         scale_to_range, to_channels, to_model_input)
 
-__all__ = ["ArrayLoader", "DatasetInfo", "adding_problem", "addition_pairs", "copy_pairs",
-           "data_root", "dataset_info", "digit_strips", "list_datasets", "load_dataset",
-           "load_mnist", "mnist_5k_path", "normalize", "random_shift", "register_dataset",
-           "reverse_pairs", "scale_to_range", "synthetic_linear", "to_model_input",
+__all__ = ["ArrayLoader", "DatasetInfo", "adding_problem", "addition_pairs", "color_jitter",
+           "copy_pairs", "data_root", "dataset_info", "digit_strips", "list_datasets",
+           "load_dataset", "load_mnist", "mnist_5k_path", "normalize", "random_crop",
+           "random_flip", "random_shift", "register_dataset", "resize", "reverse_pairs",
+           "scale_to_range", "synthetic_linear", "to_channels", "to_model_input",
            "train_test_split"]

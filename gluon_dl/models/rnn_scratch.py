@@ -37,9 +37,9 @@ scratch_spec = {
 VOCAB_SIZE, NUM_STEPS, NUM_HIDDENS = 28, 16, 64
 
 
-def _config(cell, vocab_size=VOCAB_SIZE, **_):
+def _config(cell, vocab_size=VOCAB_SIZE, num_steps=NUM_STEPS, **_):
     _, paper, lesson = scratch_spec[cell]
-    return token_config(f"{cell}_scratch_lm", NUM_STEPS, vocab_size, num_classes=vocab_size,
+    return token_config(f"{cell}_scratch_lm", num_steps, vocab_size, num_classes=vocab_size,
                         task="language-model", paper=paper, lesson=lesson)
 
 

@@ -55,7 +55,10 @@ def mnist_5k(split, folders):
            "8x8 shipped by scikit-learn",
     lesson="Multilayer perceptrons: small images without a download"))
 def digits(split, folders):
-    """1,797 handwritten digits of 8x8: ``X`` uint8 ``(N, 8, 8)`` with values 0..16, ``y`` int32.
+    """1,797 handwritten digits of 8x8: ``X`` uint8 ``(N, 8, 8)``, ``y`` int32.
+
+    The file's 17 grey levels (0..16) are spread over 0..255, the range every
+    uint8 image has in gluon-dl, so transforms scale them like any other image.
 
     Defined for the lessons on softmax regression and MLPs.
     """
@@ -70,7 +73,7 @@ def digits(split, folders):
     if table.shape[1] != 65 or table[:, :64].min() < 0 or table[:, :64].max() > 16:
         raise DataError(f"{path}: expected rows of 64 pixels 0..16 and a label; reinstall "
                         f"scikit-learn")
-    X = table[:, :64].reshape(-1, 8, 8).astype(np.uint8)
+    X = np.round(table[:, :64] * (255 / 16)).reshape(-1, 8, 8).astype(np.uint8)
     return _split(X, _labels(table[:, 64], 10, path), split)
 
 
