@@ -138,31 +138,8 @@ def plot_history(histories, path):
     Parameters
     ----------
     histories : dict
-        Phase name -> ``History.history`` dict.
+        Phase name -> ``History.history`` dict, drawn one after the other.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gluon_dl.plot import plot_history as plot
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
-    offset = 0
-    for phase, hist in histories.items():
-        n = len(hist.get("loss", []))
-        epochs = list(range(offset + 1, offset + n + 1))
-        ax_loss.plot(epochs, hist["loss"], marker="o", label=f"{phase} loss")
-        ax_acc.plot(epochs, hist["acc"], marker="o", label=f"{phase} train")
-        if "val_acc" in hist:
-            ax_acc.plot(epochs, hist["val_acc"], marker="s", label=f"{phase} held-out")
-        offset += n
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("loss")
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_output_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return plot(histories, path)

@@ -546,28 +546,9 @@ def best_epochs(history):
 
 def plot_curves(history, path, title):
     """Loss and accuracy per epoch, training and validation, as a PNG."""
-    from .utils.deps import require
+    from .plot import plot_history
 
-    matplotlib = require("matplotlib", "train", "Plotting the training curves")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = range(1, len(history.get("loss", [])) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, metric in zip(axes, ("loss", "acc")):
-        for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
-            if key in history:
-                ax.plot(epochs, history[key], marker="o", label=label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss" if metric == "loss" else "accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_output_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return plot_history(history, path, title=title)
 
 
 # ---------------------------------------------------------------- checks
