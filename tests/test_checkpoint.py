@@ -331,6 +331,29 @@ def _loader(n=128, batch=32):
     return ArrayLoader(X[:n], y[:n], batch, shuffle=True, seed=1, transform=tf)
 
 
+@pytest.mark.parametrize("member, text, match", [
+    ("meta.json", "[" * 100000 + "]" * 100000, "not a readable gluon-dl checkpoint"),
+    ("optimizer.json", "[" * 100000 + "]" * 100000, "not a readable gluon-dl checkpoint"),
+    ("optimizer.json", {"lr": "fast"}, "optimizer setting 'lr' is 'fast'"),
+    ("optimizer.json", {"lr": float("nan")}, "optimizer setting 'lr' is nan"),
+    ("optimizer.json", {"beta1": True}, "optimizer setting 'beta1' is True"),
+], ids=["deep-meta", "deep-optimizer", "lr-string", "lr-nan", "beta1-bool"])
+def test_malformed_json_members_and_settings_are_refused(tmp_path, member, text, match):
+    net, trainer = _trained()
+    path = _save(tmp_path / "a.ckpt", net, trainer)
+    if isinstance(text, dict):  # settings merged into the stored optimizer section
+        section = json.loads(_members(path)["optimizer.json"])
+        section["settings"].update(text)
+        text = json.dumps(section)
+    _rewrite(path, **{member: text.encode()})
+    other = _mlp(seed=5)
+    other_trainer = gluon.Trainer(other.collect_params(), "adam", {"learning_rate": 0.5})
+    before = other_trainer._optimizer.lr
+    with pytest.raises(ModelFileError, match=match):
+        load_checkpoint(path, other, other_trainer)
+    assert other_trainer._optimizer.lr == before
+
+
 def test_another_optimizer_than_the_checkpoints_is_named(tmp_path):
     loader = _loader(64)
     fit(get_model("lenet5"), loader, 1, optimizer="adam", progress=False,
@@ -473,6 +496,33 @@ def test_stale_temp_files_of_a_killed_save_are_removed(tmp_path):
     assert os.path.basename(staged) not in names and os.path.basename(best) not in names
     assert names == sorted(kept + [".ckpt-000000005.ckpt.dir.tmp", "best.ckpt",
                                    "ckpt-000000001.ckpt"])
+
+
+def test_a_new_run_leaves_another_runs_checkpoints_alone(tmp_path):
+    """Rotation would delete the new run's own checkpoints; best.ckpt would be replaced."""
+    def run(resume_from=None):
+        fit(get_model("lenet5"), _loader(64), 1, progress=False, resume_from=resume_from,
+            callbacks=[ModelCheckpoint(tmp_path, keep_last=1, monitor="loss")])
+
+    run()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["best.ckpt", "ckpt-000000002.ckpt"]
+    with pytest.raises(OutputExistsError, match="ckpt-000000002.ckpt of another run"):
+        run()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    (tmp_path / "ckpt-000000002.ckpt").unlink()  # best.ckpt alone is another run's too
+    with pytest.raises(OutputExistsError, match="best.ckpt of another run"):
+        run()
+    assert (tmp_path / "best.ckpt").read_bytes() == before["best.ckpt"]
+
+
+def test_the_run_a_folder_belongs_to_resumes_in_it(tmp_path):
+    fit(get_model("lenet5"), _loader(64), 1, progress=False,
+        callbacks=[ModelCheckpoint(tmp_path, monitor="loss")])
+    fit(get_model("lenet5"), _loader(64), 2, progress=False,
+        resume_from=latest_checkpoint(tmp_path),
+        callbacks=[ModelCheckpoint(tmp_path, monitor="loss")])
+    assert latest_checkpoint(tmp_path).name == "ckpt-000000004.ckpt"
 
 
 def test_monitors_default_to_val_loss():

@@ -9,6 +9,7 @@ import csv
 import io
 import math
 import numbers
+import os
 import re
 from pathlib import Path
 
@@ -348,8 +349,27 @@ class ModelCheckpoint(Monitor):
         except OSError as exc:
             raise OutputExistsError(f"ModelCheckpoint cannot write to {self.directory} "
                                     f"({exc.strerror or exc}); pass a folder path") from None
+        self._refuse_another_run()
         for stale in stale_checkpoint_files(self.directory):
             stale.unlink()
+
+    def _refuse_another_run(self):
+        """Refuse a folder holding checkpoints this run would delete or overwrite.
+
+        Keeping the newest ``keep_last`` would delete this run's own checkpoints
+        while an earlier run's later steps sort after them, and ``best.ckpt``
+        would replace that run's best: only the run they belong to (resumed
+        from its latest checkpoint) may continue in the folder.
+        """
+        start = self.state.global_step if self.state is not None else 0
+        later = [p for p in list_checkpoints(self.directory) if _step_of(p) > start]
+        best = self.directory / "best.ckpt"
+        if later or (start == 0 and os.path.lexists(best)):
+            found = later[-1].name if later else best.name
+            raise OutputExistsError(
+                f"ModelCheckpoint folder {self.directory} holds {found} of another run (this "
+                f"run starts at step {start}), which saving here would delete or overwrite; "
+                f"resume that run (resume_from=latest_checkpoint(...)) or pass an empty folder")
 
     def on_batch_end(self, batch, logs=None):
         if self.every_n_steps and self.state.global_step % self.every_n_steps == 0:
@@ -391,8 +411,14 @@ def list_checkpoints(directory):
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [p for p in directory.iterdir() if ModelCheckpoint.PATTERN.match(p.name)]
-    return sorted(found, key=lambda p: int(ModelCheckpoint.PATTERN.match(p.name).group(1)))
+    found = [p for p in directory.iterdir()
+             if ModelCheckpoint.PATTERN.match(p.name) and p.is_file()]
+    return sorted(found, key=_step_of)
+
+
+def _step_of(path):
+    """The global step in a ``ckpt-<step>.ckpt`` name."""
+    return int(ModelCheckpoint.PATTERN.match(path.name).group(1))
 
 
 def latest_checkpoint(directory):

@@ -171,7 +171,8 @@ def _read(path):
                 members[name] = _npz_arrays(zf.read(name))
     except FileNotFoundError:
         raise ModelFileError(f"checkpoint {path} does not exist") from None
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError,
+            RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise ModelFileError(f"{path} is not a readable gluon-dl checkpoint ({exc}); resume "
                              f"from an earlier checkpoint") from exc
     _check_position(meta, path)
@@ -452,7 +453,24 @@ def _check_settings(settings, optimizer, path):
                              f"numbers; resume from an earlier checkpoint")
     current = vars(optimizer)
     # Attributes this MXNet's optimizer lacks (another version's) have no use here.
-    return {k: v for k, v in settings.items() if k in current and k not in _NOT_STATE}
+    settings = {k: v for k, v in settings.items() if k in current and k not in _NOT_STATE}
+    for key, value in settings.items():
+        if not _same_kind(value, current[key]):
+            raise ModelFileError(f"checkpoint {path}: the optimizer setting '{key}' is "
+                                 f"{value!r}, where the optimizer holds {current[key]!r}; "
+                                 f"resume from an earlier checkpoint")
+    return settings
+
+
+def _same_kind(stored, current):
+    """Whether a stored optimizer setting may replace ``current`` (None: an unset option)."""
+    if stored is None or current is None:
+        return True
+    if isinstance(current, bool) or isinstance(stored, bool):
+        return isinstance(current, bool) and isinstance(stored, bool)
+    if isinstance(current, (int, float, np.number)):
+        return isinstance(stored, (int, float)) and np.isfinite(stored)
+    return type(stored) is type(current)
 
 
 def _check_counts(counts, index_of, path):
