@@ -61,6 +61,35 @@ def test_split_refuses_mismatched_lengths():
         train_test_split(np.zeros((10, 2)), np.zeros(9), 2)
 
 
+def test_split_of_distinct_targets_is_random_not_the_smallest_values():
+    """Regression targets are each their own class: the held-out part must follow the seed."""
+    y = np.random.RandomState(1).rand(100)
+    held_out = [train_test_split(np.arange(100), y, 20, seed=s)[3] for s in (3, 7)]
+    assert not np.array_equal(np.sort(held_out[0]), np.sort(held_out[1]))
+    assert all(part.max() > np.quantile(y, 0.5) for part in held_out)
+
+
+def test_split_with_nan_labels_keeps_the_held_out_size():
+    _, X_test, _, y_test = train_test_split(np.zeros((10, 2)), np.full(10, np.nan), 4)
+    assert len(X_test) == len(y_test) == 4
+
+
+def test_split_refuses_labels_that_are_not_one_per_sample():
+    one_hot = np.eye(2)[np.arange(10) % 2]
+    with pytest.raises(ArgumentError, match=r"one class label per sample.*\(10, 2\)"):
+        train_test_split(np.zeros((10, 2)), one_hot, 4)
+    assert len(train_test_split(np.zeros((10, 2)), one_hot, 4, stratify=False)[1]) == 4
+
+
+@pytest.mark.parametrize("seed", [-1, 2 ** 32, 1.5, True])
+def test_split_and_loader_refuse_seeds_numpy_cannot_take(seed):
+    X, y = np.zeros((10, 2), np.float32), np.arange(10) % 2
+    with pytest.raises(ArgumentError, match="seed must be an integer from 0 to 4294967295"):
+        train_test_split(X, y, 2, seed=seed)
+    with pytest.raises(ArgumentError, match="seed must be an integer from 0 to 4294967295"):
+        ArrayLoader(X, y, 4, shuffle=True, seed=seed)
+
+
 def test_custom_csv_and_npz(tmp_path):
     X, y = load_mnist()
     rows = np.hstack([X[:20].reshape(20, -1), y[:20, None]]).astype(int)

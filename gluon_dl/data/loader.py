@@ -42,6 +42,10 @@ class ArrayLoader:
     def __init__(self, X, y, batch_size, shuffle=False, seed=0, last_batch="keep",
                  transform=None, augment=None, as_ndarray=True, num_shards=1, shard=0):
         _check_arguments(X, y, batch_size, last_batch, num_shards, shard)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
+                or not 0 <= seed < 2 ** 32:  # numpy's RandomState would refuse it only now
+            raise ArgumentError(f"ArrayLoader: seed must be an integer from 0 to "
+                                f"{2 ** 32 - 1}, got {seed!r}")
         self.X, self.y = X, y
         self.batch_size = batch_size
         self.shuffle, self.seed, self.last_batch = shuffle, seed, last_batch

@@ -26,9 +26,9 @@ def train_test_split(X, y, test_size, seed=0, stratify=True):
     """
     n = _check_lengths(X, y)
     n_test = _test_count(test_size, n)
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(_check_seed(seed))
     if stratify:
-        test_idx = _stratified_indices(y, n_test, rng)
+        test_idx = _stratified_indices(_class_labels(y), n_test, rng)
     else:
         test_idx = rng.permutation(n)[:n_test]
     mask = np.zeros(n, dtype=bool)
@@ -39,14 +39,41 @@ def train_test_split(X, y, test_size, seed=0, stratify=True):
 
 
 def _stratified_indices(y, n_test, rng):
-    classes, counts = np.unique(y, return_counts=True)
+    # Classes by index (``inverse``): NaN labels or strings compare unreliably with ==.
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     share = counts / counts.sum() * n_test
     take = np.floor(share).astype(int)
-    # Hand the remaining samples to the classes with the largest remainders.
-    for i in np.argsort(-(share - take))[: n_test - take.sum()]:
-        take[i] += 1
-    picked = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, take)]
+    left = n_test - take.sum()
+    if left:
+        # Hand the remaining samples to the classes with the largest remainders, ties
+        # in random order: in sorted order, distinct targets (a regression) would put
+        # the smallest values in the held-out part whatever the seed.
+        order = rng.permutation(len(counts))
+        for i in order[np.argsort(-(share - take)[order], kind="stable")][:left]:
+            take[i] += 1
+    picked = [rng.permutation(np.flatnonzero(inverse == c))[:k] for c, k in enumerate(take)]
     return np.concatenate(picked)
+
+
+def _class_labels(y):
+    """``y`` as one label per sample, which stratifying needs."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ArgumentError(f"train_test_split: stratify needs one class label per sample, got "
+                            f"labels of shape {y.shape}; pass class indices (y.argmax(axis=1) "
+                            f"for one-hot labels) or stratify=False")
+    return y
+
+
+def _check_seed(seed):
+    """``seed`` as numpy's RandomState takes it: None, or an integer 0..2**32 - 1."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
+            or not 0 <= seed < 2 ** 32:
+        raise ArgumentError(f"train_test_split: seed must be an integer from 0 to "
+                            f"{2 ** 32 - 1}, got {seed!r}")
+    return int(seed)
 
 
 def _check_lengths(X, y):
