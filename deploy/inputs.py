@@ -175,11 +175,35 @@ def _load_image(path, config):
             if img.width * img.height > MAX_IMAGE_PIXELS:
                 raise ModelFileError(f"{path} is {img.width}x{img.height} pixels, more than "
                                      f"gluon-dl decodes; shrink it to {width}x{height}")
+            frames = getattr(img, "n_frames", 1)
+            if frames > 1:  # only the first would be classified
+                raise ModelFileError(f"{path} holds {frames} frames (an animation or a "
+                                     f"multi-page file); pass one image per file")
+            img = _eight_bit(image, img, path, shape)
             img = img.convert("L" if channels == 1 else "RGB").resize((width, height))
             pixels = np.asarray(img, dtype=np.uint8)
+    except InputShapeError:
+        raise
     except (OSError, ValueError, image.DecompressionBombError) as exc:
         raise ModelFileError(f"{path} is not a readable image ({exc})") from None
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     x = config.scale_to_range(pixels)  # H, W, C
     return x.transpose(["HWC".index(axis) for axis in layout[1:]])
+
+
+def _eight_bit(image, img, path, shape):
+    """``img`` with 8-bit values: Pillow's ``convert`` clips wider pixels at 255.
+
+    16-bit images (``I;16*``) are scaled down; 32-bit integer and float
+    images have no range that says what white is, so they are refused.
+    """
+    if img.mode.startswith("I;16"):
+        wide = np.asarray(img).astype(np.float64)
+        return image.fromarray(np.round(wide / 257).astype(np.uint8))  # 2-D uint8: "L"
+    if img.mode in ("I", "F"):
+        kind = "32-bit integer" if img.mode == "I" else "floating-point"
+        raise InputShapeError(f"{path} holds {kind} pixels, whose range does not say what "
+                              f"white is; save it as an 8- or 16-bit image, or pass a .npy "
+                              f"array of shape {shape} in the model's input range")
+    return img

@@ -216,6 +216,28 @@ def test_images_for_models_that_do_not_take_images(tmp_path):
         load_input(broken, LENET)
 
 
+def test_16_bit_images_keep_their_grey_levels(tmp_path):
+    """Pillow's convert("L") clips 16-bit pixels at 255: mid-grey would read as white."""
+    image = pytest.importorskip("PIL.Image")
+    for value, expected in ((32896, 128 / 255), (200, 1 / 255), (65535, 1.0)):
+        path = tmp_path / f"grey{value}.png"
+        image.fromarray(np.full((28, 28), value, np.uint16)).save(path)
+        np.testing.assert_allclose(load_input(path, LENET), expected, atol=1e-6)
+
+
+def test_images_without_a_known_white_or_with_several_frames_are_refused(tmp_path):
+    image = pytest.importorskip("PIL.Image")
+    for mode, value, kind in (("F", 0.5, "floating-point"), ("I", 100000, "32-bit integer")):
+        path = tmp_path / f"{mode}.tif"
+        image.new(mode, (28, 28), value).save(path)
+        with pytest.raises(InputShapeError, match=f"{kind} pixels"):
+            load_input(path, LENET)
+    frames = [image.new("L", (28, 28), v) for v in (0, 128, 255)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(ModelFileError, match="holds 3 frames"):
+        load_input(tmp_path / "anim.gif", LENET)
+
+
 # --- gluon-dl predict -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
