@@ -97,3 +97,17 @@ def test_a_config_the_network_contradicts_is_refused():
     cfg = get_config("lenet5").replace(input_shape=(1, 5, 5))
     with pytest.raises(ArgumentError, match="does not take the inputs"):
         get_model("lenet5", activation="sigmoid", config=cfg)
+
+
+CLASSIFIERS = [name for name in MODELS if get_config(name) is not None
+               and get_config(name).task == "classification" and get_config(name).num_classes]
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_an_explicit_config_with_other_classes_is_refused(name):
+    """Builders size their output from num_classes: config= alone would leave it contradicted."""
+    cfg = get_config(name).replace(num_classes=3)
+    with pytest.raises(ArgumentError, match=r"its config says 3|argument 'config'"):
+        get_model(name, config=cfg)
+    with pytest.raises(ArgumentError, match=r"outputs 7 classes, its config says 3|'config'"):
+        get_model(name, num_classes=7, config=cfg)

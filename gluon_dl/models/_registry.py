@@ -115,7 +115,10 @@ def get_model(name, **kwargs):
         raise ArgumentError(f"model '{name}': {_unexpected(exc)}; its arguments are "
                             f"{_argument_names(fn, config)}") from None
     net.config = config
-    if config is not None and set(kwargs) - {"num_classes", "config", "prefix", "params"}:
+    # An explicit config is checked too: builders take their class count from
+    # num_classes, so config=cfg.replace(num_classes=3) alone builds their default.
+    if config is not None and ("config" in kwargs or
+                               set(kwargs) - {"num_classes", "prefix", "params"}):
         _check_fits(net, config, kwargs)
     return net
 
@@ -180,8 +183,9 @@ def _check_fits(net, config, kwargs):
     n = config.num_classes
     if config.task == "classification" and n and out_shapes and out_shapes[0] \
             and out_shapes[0][-1] not in (0, n):
-        raise ArgumentError(f"model '{config.name}' built with {_format(kwargs)} outputs "
-                            f"{out_shapes[0][-1]} classes, its config says {n}")
+        raise ArgumentError(f"model '{config.name}' built with {_format(kwargs) or 'its defaults'} "
+                            f"outputs {out_shapes[0][-1]} classes, its config says {n}; pass "
+                            f"num_classes={n} too")
 
 
 def _format(mapping):
