@@ -283,7 +283,7 @@ def _is_quant(value):
 _ARTIFACT_FIELDS = {
     "format": (f"one of {', '.join(FORMATS)}", lambda v: v in FORMATS),
     "precision": (f"one of {', '.join(PRECISIONS)}", lambda v: v in PRECISIONS),
-    "layout": ("a permutation of the config's layout", None),  # checked with the config
+    "layout": ("the config's layout", None),  # checked with the config
     "input_dtype": (f"one of {', '.join(DTYPES)}", lambda v: v in DTYPES),
     "input_names": ("a non-empty list of names", lambda v: _is_str_list(v, allow_empty=False)),
     "output_names": ("a list of names", _is_str_list),
@@ -306,16 +306,33 @@ def _check_artifact(artifact, config, source):
             continue
         value = artifact[key]
         if key == "layout":
-            ok = isinstance(value, str) and sorted(value) == sorted(config.layout)
+            ok = value in _artifact_layouts(config.layout)
         else:
             ok = check(value)
         if not ok:
             if key == "layout":
-                requirement += f" {config.layout!r}"
+                requirement += (f" {config.layout!r} or its channels-last permutation "
+                                f"{channels_last(config.layout)!r}")
             text = json.dumps(value, default=repr)
             text = text if len(text) <= 60 else text[:57] + "..."
             raise ModelFileError(f"{source}: artifact.{key} must be {requirement}, got {text}; "
                                  f"fix it or re-export the model")
+
+
+def _artifact_layouts(layout):
+    """The input layouts an artifact of a ``layout`` model has: its own, or channels last.
+
+    Any other permutation would swap axes of the same size (H and W of a
+    square image) unnoticed: the predictor would transpose every input.
+    """
+    return (layout, channels_last(layout))
+
+
+def channels_last(layout):
+    """The layout onnx2tf gives an input of ``layout``: NCHW -> NHWC, NCW -> NWC, ..."""
+    if layout.startswith("NC") and 3 <= len(layout) <= 5:
+        return "N" + layout[2:] + "C"
+    return layout
 
 
 def _parse(data, source):

@@ -237,7 +237,7 @@ def _drop(section, key):
     (_set("config", "labels", [1, 2]), r"labels must hold strings"),
     (_drop("config", "name"), r"lacks the required fields \['name'\]"),
     (_set("config", "colour", "red"), r"unknown ModelConfig fields \['colour'\]"),
-    (_set("artifact", "layout", "NHWT"), r"artifact\.layout must be a permutation .*'NCHW'"),
+    (_set("artifact", "layout", "NHWT"), r"artifact\.layout must be the config's layout 'NCHW'"),
     (_set("artifact", "format", "pt"), r"artifact\.format must be one of onnx, tflite, mxnet"),
     (_set("artifact", "precision", "fp32"), r"artifact\.precision must be one of"),
     (_set("artifact", "input_names", "data"), r"artifact\.input_names"),
@@ -308,6 +308,16 @@ def test_sidecar_with_invalid_utf8_is_a_model_file_error(artifact):
     data[10] ^= 0xFF
     sidecar.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="is not valid JSON"):
+        md.read_metadata(artifact)
+
+
+def test_an_artifact_layout_that_swaps_axes_is_refused(artifact):
+    """NCWH passes as a permutation, and on square images the predictor would transpose them."""
+    sidecar = md.sidecar_path(artifact)
+    meta = json.loads(sidecar.read_text())
+    meta["artifact"]["layout"] = meta["config"]["layout"][:2] + meta["config"]["layout"][:1:-1]
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="artifact.layout must be the config's layout"):
         md.read_metadata(artifact)
 
 

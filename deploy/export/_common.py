@@ -12,7 +12,7 @@ from gluon_dl.config import ModelConfig
 from gluon_dl.errors import ArgumentError
 from gluon_dl.utils.io import atomic_output_path
 
-from ..metadata import sidecar_path
+from ..metadata import channels_last, sidecar_path  # noqa: F401 (tflite uses channels_last)
 
 
 def resolve_config(net, config):
@@ -73,13 +73,6 @@ def default_inputs(config, n=8, seed=0):
                 img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))[None]
     raw = lo + (hi - lo) * np.clip(raw, 0.0, 1.0)
     return config.normalize(raw)
-
-
-def channels_last(layout):
-    """The layout onnx2tf gives an input of ``layout``: NCHW -> NHWC, NCW -> NWC, ..."""
-    if layout.startswith("NC") and 3 <= len(layout) <= 5:
-        return "N" + layout[2:] + "C"
-    return layout
 
 
 class Captured:
