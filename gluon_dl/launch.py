@@ -33,6 +33,7 @@ LAUNCHERS = ("local", "ssh")
 # ssh's StrictHostKeyChecking: "accept-new" trusts a host the first time and
 # refuses a changed key afterwards; "no" would accept any key, a man in the middle too.
 HOST_KEY_CHECKING = ("accept-new", "yes", "no")
+MAX_THREADS = 4096  # OpenMP threads per worker
 
 
 @dataclasses.dataclass
@@ -317,6 +318,13 @@ def launch(command, num_workers, num_servers=1, hostfile=None, launcher="local",
     _check_choice("host_key_checking", host_key_checking, HOST_KEY_CHECKING)
     if threads is not None and not _is_count(threads):
         raise LaunchError(f"--threads must be a whole number of at least 1, got {threads!r}")
+    if threads is not None and threads > MAX_THREADS:  # MXNet aborts on OMP_NUM_THREADS past int
+        raise LaunchError(f"--threads {threads} is more OpenMP threads per worker than the "
+                          f"{MAX_THREADS} gluon-dl starts; pass at most the cores of a host")
+    if hostfile and launcher == "local":  # it would run everything here without a word
+        raise LaunchError(f"--hostfile {hostfile} lists hosts for --launcher ssh, but the local "
+                          f"launcher runs every process on this machine; add --launcher ssh "
+                          f"or drop --hostfile")
     hosts = read_hostfile(hostfile) if hostfile else None
     if launcher == "ssh" and not hosts:
         raise LaunchError("--launcher ssh needs --hostfile FILE listing the hosts")

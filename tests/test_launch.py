@@ -233,6 +233,8 @@ def test_ssh_launcher_passes_host_after_double_dash_and_key_checking(tmp_path, m
     (["-n", 1, "--threads", -2, "--", "true"], "--threads must be a whole number of at least 1"),
     (["-n", 1, "--threads", 0, "--", "true"], "--threads must be a whole number of at least 1"),
     (["-n", 1, "--launcher", "ssh", "--", "true"], "needs --hostfile"),
+    (["-n", 1, "--threads", 10 ** 20, "--", "true"], "more OpenMP threads per worker"),
+    (["-n", 1, "--hostfile", "hosts.txt", "--", "true"], "add --launcher ssh or drop --hostfile"),
 ])
 def test_bad_launches_fail_with_one_line_before_starting(args, match):
     proc = gluon_dl("launch", *args, timeout=60)
