@@ -42,10 +42,9 @@ import numbers
 import re
 from pathlib import Path
 
-import numpy as np
-
 from gluon_dl.config import DTYPES, ModelConfig
 from gluon_dl.errors import ArgumentError, IntegrityError, ModelFileError
+from gluon_dl.utils import safejson
 from gluon_dl.utils.io import atomic_write_text
 
 FORMAT_VERSION = 2
@@ -56,8 +55,6 @@ PRECISIONS = ("float32", "float16", "int8", "dynamic_range")
 SIDECAR, EMBEDDED, ARGUMENT = "sidecar", "embedded", "argument"  # where metadata came from
 MAX_METADATA_BYTES = 16 << 20  # a thousand labels take 20 KB; more is not metadata
 MAX_NESTING = 32  # gluon-dl metadata nests 5 levels deep
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 OPT_OUT = ("pass verify_checksum=False to deploy.runtime.load (gluon-dl predict "
            "--no-verify-checksum) to run it anyway")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -337,9 +334,7 @@ def channels_last(layout):
 
 def _parse(data, source):
     data = data.encode("utf-8") if isinstance(data, str) else data
-    if _nesting_depth(data) > MAX_NESTING:
-        # json's C decoder recurses once per level; with the recursion limit that some
-        # libraries raise, a forged "[[[[..." would overflow the C stack and crash.
+    if safejson.nesting_depth(data) > MAX_NESTING:
         raise ModelFileError(f"{source} nests deeper than {MAX_NESTING} levels, which gluon-dl "
                              f"metadata never does; restore it or re-export the model")
     try:
@@ -348,13 +343,6 @@ def _parse(data, source):
         raise ModelFileError(f"{source} is not valid JSON ({exc}); restore it or re-export "
                              f"the model") from None
     return validate(meta, source)
-
-
-def _nesting_depth(data):
-    """The deepest ``[``/``{`` nesting of JSON bytes, strings left out, without recursing."""
-    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', data), dtype=np.uint8)
-    steps = np.isin(skeleton, _OPENERS).astype(np.int64) - np.isin(skeleton, _CLOSERS)
-    return int(np.cumsum(steps).max(initial=0))
 
 
 def _no_constant(name):

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ArgumentError, ModelFileError
+from .utils import safejson
 from .utils.io import atomic_output_path, atomic_write_text
 from .utils.outdir import check_output_dir, read_manifest, staged_output
 
@@ -635,8 +636,8 @@ def _workers(kvstore):
 def _read_record(path):
     """The ``train.json`` of an earlier run, with its history, checked field by field."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        history = json.loads((path.parent / "history.json").read_text(encoding="utf-8"))
+        record = safejson.loads(path.read_text(encoding="utf-8"))
+        history = safejson.loads((path.parent / "history.json").read_text(encoding="utf-8"))
         settings = TrainSettings(**record["settings"])
         done = record["epochs_done"]
         ok = (record["format"] == RECORD_FORMAT and type(done) is int and done >= 0

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArgumentError, ModelFileError, NonFiniteError
+from ..utils import safejson
 from ..utils.io import atomic_write
 
 FORMAT = "gluon-dl-checkpoint-2"
@@ -162,11 +163,11 @@ def _read(path):
     try:
         with zipfile.ZipFile(path) as zf:
             _check_sizes(zf, path)
-            meta = json.loads(zf.read("meta.json"))
+            meta = safejson.loads(zf.read("meta.json"))
             _check_format(meta, set(zf.namelist()), path)
             members = {"meta.json": meta}
             for name in ("optimizer.json", "rng.json"):
-                members[name] = json.loads(zf.read(name))
+                members[name] = safejson.loads(zf.read(name))
             for name in ("params.npz", "optimizer.npz", "rng.npz"):
                 members[name] = _npz_arrays(zf.read(name))
     except FileNotFoundError:

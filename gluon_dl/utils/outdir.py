@@ -46,6 +46,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import ArgumentError, OutputExistsError
+from . import safejson
 from .io import atomic_write_text, remove_tree, replace_dir
 
 MANIFEST_NAME = ".gluon-dl-manifest.json"
@@ -196,7 +197,7 @@ def read_manifest(folder):
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_MANIFEST_BYTES:
             return None
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = safejson.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None  # unreadable or not JSON: not a manifest gluon-dl wrote
     return manifest if _valid_manifest(manifest) else None
@@ -336,7 +337,7 @@ def _left_by_us(path, kind, pid, target_name):
     if kind != "partial":
         return False
     try:
-        marker = json.loads((path / STAGING_MARKER).read_text(encoding="utf-8"))
+        marker = safejson.loads((path / STAGING_MARKER).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     # A process on another host sharing this folder (NFS) has a pid we cannot check.
