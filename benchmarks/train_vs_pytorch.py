@@ -43,6 +43,7 @@ VARIANTS = {
     "fit": {},
     "net and loss called separately": {"fuse": False},
     "no channel padding": {"pad": False},
+    "no NaN/Inf checks (check_finite=False)": {"check_finite": False},
     # fit's graph re-traces the network, so how the network itself is hybridized
     # only shows when network and loss are called separately
     "separate calls, hybridize()": {"hybridize": "default", "fuse": False},
@@ -156,10 +157,7 @@ def _mxnet_worker(spec):
     from gluon_dl.training.callbacks import CallbackList
     from gluon_dl.training.loop import FitState, _make_step
 
-    if not spec.get("pad", True):  # fit's graph without the channel-padding rewrite
-        from gluon_dl.training import _channel_pad
-
-        _channel_pad.worthwhile = lambda flags=None: False
+    pad = None if spec.get("pad", True) else False  # fit(channel_pad=...)
     mx.random.seed(0)
     net = get_model(spec["model"])
     net.initialize(mx.init.Xavier())
@@ -180,7 +178,8 @@ def _mxnet_worker(spec):
     if spec.get("step", "fit") == "fit":
         state = FitState(num_epochs=1)
         step = _make_step(net, loss_fn, trainer, [mx.cpu()], state, CallbackList([]),
-                          fuse=spec.get("fuse", True))
+                          fuse=spec.get("fuse", True), channel_pad=pad,
+                          check_finite=spec.get("check_finite", True))
 
         def run(steps):
             for _ in range(steps):
@@ -190,7 +189,7 @@ def _mxnet_worker(spec):
     else:
         from gluon_dl.training.loop import _build_train_graph
 
-        graph = _build_train_graph(net, loss_fn, (X,), (y,))
+        graph = _build_train_graph(net, loss_fn, (X,), (y,), pad)
 
         def run(steps, sync_every=50):
             # fit's fused graph, but the metrics stay on the device and Python
