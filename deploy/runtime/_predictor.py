@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gluon_dl.errors import ArgumentError, InputShapeError, ModelFileError, NonFiniteError
+from gluon_dl.utils.io import as_path
 
 from .. import metadata as _metadata
 from ._backends import check_file, select_backend
@@ -62,7 +63,7 @@ def load(path, backend=None, num_threads=None, metadata=None, verify_checksum=Tr
     MissingDependencyError
         When the backend's library is not installed.
     """
-    path = Path(path)
+    path = as_path(path, "the model")
     check_file(path)
     backend_cls = select_backend(path, backend)
     if metadata is not None:

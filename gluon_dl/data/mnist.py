@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..utils.io import why_not_a_file
+from ..utils.io import as_path, why_not_a_file
 
 MNIST_5K_FILE = ("data", "data", "mnist_5k.csv.gz")
 
@@ -61,7 +61,7 @@ def load_mnist(path=None):
         not whole numbers 0..255, labels that are not whole numbers 0..9, or
         (npz) arrays of another dtype or a header that disagrees with its data.
     """
-    path = Path(path) if path is not None else mnist_5k_path()
+    path = as_path(path, "the MNIST file") if path is not None else mnist_5k_path()
     if not path.is_file():
         raise DataError(f"MNIST file {path} {why_not_a_file(path)}; pass an existing "
                         f".csv/.csv.gz/.npz file")

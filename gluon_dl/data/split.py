@@ -24,6 +24,7 @@ def train_test_split(X, y, test_size, seed=0, stratify=True):
     -------
     X_train, X_test, y_train, y_test
     """
+    X, y = (np.asarray(a) if isinstance(a, (list, tuple)) else a for a in (X, y))
     n = _check_lengths(X, y)
     n_test = _test_count(test_size, n)
     rng = np.random.RandomState(_check_seed(seed))

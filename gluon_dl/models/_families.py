@@ -3,13 +3,7 @@
 Every public module of this package (a name without a leading underscore)
 is a family; adding a family is adding its file.
 """
-import importlib
-import pkgutil
-
+from ..utils.registry import import_public_modules
 from . import __path__ as _package_path
 
-FAMILIES = tuple(sorted(m.name for m in pkgutil.iter_modules(_package_path)
-                        if not m.name.startswith("_") and not m.ispkg))
-
-for _name in FAMILIES:
-    importlib.import_module(f"{__package__}.{_name}")
+FAMILIES = import_public_modules(__package__, _package_path)

@@ -6,12 +6,12 @@ or a function of the builder's arguments (``image_size``, ``vocab_size``,
 ``in_channels``...) that returns one, so ``get_model(name, **kwargs).config``
 always describes the network that was built.
 """
-import difflib
 import fnmatch
 import inspect
 import numbers
 
-from ..errors import ArgumentError, UnknownNameError
+from ..errors import ArgumentError
+from ..utils.registry import check_name, unknown_name
 from ._config import ModelConfig
 
 _MODELS = {}
@@ -44,17 +44,15 @@ def register_model(config=None, name=None):
 
 def _lookup(name):
     _load_families()
-    if name not in _MODELS:
-        close = difflib.get_close_matches(str(name), list(_MODELS), n=5, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown model '{name}'{hint} (`gluon-dl models` lists all "
-                               f"{len(_MODELS)})")
+    if check_name("model name", name) not in _MODELS:
+        raise unknown_name("model", name, _MODELS, f"`gluon-dl models` lists all {len(_MODELS)}")
     return _MODELS[name]
 
 
 def list_models(pattern="*"):
     """Sorted names of registered models matching a shell-style ``pattern``."""
     _load_families()
+    pattern = check_name("pattern", pattern)
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import ArgumentError, ModelFileError, NonFiniteError
 from ..utils import safejson
-from ..utils.io import atomic_write
+from ..utils.io import as_path, atomic_write
 
 FORMAT = "gluon-dl-checkpoint-2"
 _PICKLED_FORMAT = "gluon-dl-checkpoint-1"
@@ -134,7 +134,7 @@ def load_checkpoint(path, net, trainer=None, *, ctx=None):
     NonFiniteError
         If a parameter or optimizer state holds NaN or Inf.
     """
-    path = Path(path)
+    path = as_path(path, "the checkpoint")
     members = _read(path)
     params = _plan_params(net, members["params.npz"], path)
     optimizer = None

@@ -152,3 +152,12 @@ def why_not_a_file(path):
     if path.is_dir():
         return "is a folder, not a file"
     return "is not a regular file"
+
+
+def as_path(value, what):
+    """``value`` as a Path, or ArgumentTypeError naming ``what`` for a non-path (None, 5)."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        from ..errors import ArgumentTypeError
+
+        raise ArgumentTypeError(f"{what} must be a file path, got {value!r}")
+    return Path(value)

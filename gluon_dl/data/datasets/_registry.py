@@ -8,14 +8,14 @@ malformed.  Nothing here downloads: a missing set is an error that says
 which files to place where.
 """
 import dataclasses
-import difflib
 import fnmatch
 import os
 import re
 from pathlib import Path
 from typing import Tuple
 
-from ...errors import ArgumentError, ArgumentTypeError, DataError, UnknownNameError
+from ...errors import ArgumentError, ArgumentTypeError, DataError
+from ...utils.registry import check_name, unknown_name
 
 #: Environment variable naming the data root; ``~/.gluon_dl/data`` when unset.
 ROOT_VARIABLE = "GLUON_DL_DATA"
@@ -107,6 +107,7 @@ def register_dataset(info):
 def list_datasets(pattern="*"):
     """Sorted names of registered data sets matching a shell-style ``pattern``."""
     _load_families()
+    pattern = check_name("pattern", pattern)
     return sorted(n for n in _DATASETS if fnmatch.fnmatch(n, pattern))
 
 
@@ -188,12 +189,10 @@ def missing_error(info, folders, split=None):
 
 def _lookup(name):
     _load_families()
-    key = name.lower().replace("_", "-") if isinstance(name, str) else name
+    key = check_name("data set name", name).lower().replace("_", "-")
     if key not in _DATASETS:
-        close = difflib.get_close_matches(str(key), list(_DATASETS), n=5, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown data set '{name}'{hint} (list_datasets() lists all "
-                               f"{len(_DATASETS)})")
+        raise unknown_name("data set", name, _DATASETS,
+                           f"list_datasets() lists all {len(_DATASETS)}")
     return _DATASETS[key]
 
 
