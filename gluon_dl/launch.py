@@ -34,6 +34,7 @@ LAUNCHERS = ("local", "ssh")
 # refuses a changed key afterwards; "no" would accept any key, a man in the middle too.
 HOST_KEY_CHECKING = ("accept-new", "yes", "no")
 MAX_THREADS = 4096  # OpenMP threads per worker
+MAX_LOCAL_PROCESSES = 256  # scheduler, servers and workers of one local job
 
 
 @dataclasses.dataclass
@@ -330,6 +331,10 @@ def launch(command, num_workers, num_servers=1, hostfile=None, launcher="local",
         raise LaunchError("--launcher ssh needs --hostfile FILE listing the hosts")
     local = launcher == "local"
     roles = plan_roles(num_workers, num_servers, None if local else hosts)
+    if local and len(roles) > MAX_LOCAL_PROCESSES:  # each is a Python process with MXNet
+        raise LaunchError(f"-n {num_workers} -s {num_servers} would start {len(roles)} processes "
+                          f"on this machine (at most {MAX_LOCAL_PROCESSES}); spread a job that "
+                          f"large over hosts with --launcher ssh --hostfile FILE")
     # Remote workers run the command on their own hosts: only ssh itself is checked here.
     _check_program(command[0] if local else "ssh")
     root_uri = "127.0.0.1" if local else roles[0].host.rpartition("@")[2]

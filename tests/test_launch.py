@@ -235,6 +235,7 @@ def test_ssh_launcher_passes_host_after_double_dash_and_key_checking(tmp_path, m
     (["-n", 1, "--launcher", "ssh", "--", "true"], "needs --hostfile"),
     (["-n", 1, "--threads", 10 ** 20, "--", "true"], "more OpenMP threads per worker"),
     (["-n", 1, "--hostfile", "hosts.txt", "--", "true"], "add --launcher ssh or drop --hostfile"),
+    (["-n", 100000, "--", "true"], "would start 100002 processes on this machine"),
 ])
 def test_bad_launches_fail_with_one_line_before_starting(args, match):
     proc = gluon_dl("launch", *args, timeout=60)
