@@ -11,12 +11,12 @@ Adding a schedule means one decorated class in this file:
 ``@register_schedule`` fills the registry that ``get_schedule`` and
 ``list_schedules`` read.
 """
-import difflib
 import inspect
 import math
 import numbers
 
 from gluon_dl.errors import ArgumentError, ArgumentTypeError
+from gluon_dl.utils.registry import unknown_name
 
 _SCHEDULES = {}
 
@@ -56,10 +56,8 @@ def _lookup(name):
         raise ArgumentTypeError(f"schedule name must be a str, got {type(name).__name__} {name!r}")
     cls = _SCHEDULES.get(_normalize(name))
     if cls is None:
-        close = difflib.get_close_matches(name, list_schedules(), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ArgumentError(f"unknown pruning schedule '{name}'{hint} "
-                         f"(registered: {', '.join(list_schedules())})")
+        raise unknown_name("pruning schedule", name, list_schedules(),
+                           f"registered: {', '.join(list_schedules())}", cutoff=0.4)
     return cls
 
 

@@ -6,15 +6,15 @@ defined.  Registration order is preference order: the first available
 backend for a file's suffix runs it unless the caller names one.
 """
 import dataclasses
-import difflib
 import importlib.util
 import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
-from gluon_dl.errors import ArgumentError, ModelFileError, UnknownNameError
+from gluon_dl.errors import ArgumentError, ModelFileError
 from gluon_dl.utils.deps import require
 from gluon_dl.utils.io import why_not_a_file
+from gluon_dl.utils.registry import unknown_name
 
 _BACKENDS = {}
 
@@ -157,10 +157,8 @@ def select_backend(path, backend=None):
 
 def _named(name, path):
     if not isinstance(name, str) or name not in _BACKENDS:
-        close = difflib.get_close_matches(str(name), list(_BACKENDS), n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown backend '{name}'{hint} (registered: "
-                               f"{', '.join(_BACKENDS)})")
+        raise unknown_name("backend", name, _BACKENDS, f"registered: {', '.join(_BACKENDS)}",
+                           cutoff=0.4)
     b = _BACKENDS[name]
     if not _matches(b, path):
         runs = [n for n, c in _BACKENDS.items() if _matches(c, path)]

@@ -15,7 +15,6 @@ step's metrics; only when one is not finite are the arrays searched for the
 culprit.  A sum of squares overflows for values beyond ~1e19, so the search
 confirms each hit on the exact values and lets such a false alarm pass.
 """
-import difflib
 import logging
 import math
 import numbers
@@ -25,6 +24,7 @@ import numpy as np
 
 from ..errors import (ArgumentError, DataError, InputShapeError, NonFiniteError,
                       UnknownNameError)
+from ..utils.registry import unknown_name
 
 log = logging.getLogger("gluon_dl.training")
 
@@ -65,16 +65,11 @@ def check_components(loss, optimizer, kvstore, callbacks):
     if loss is not None and not callable(loss):
         raise ArgumentError(f"loss must be callable as loss(output, *targets), e.g. "
                             f"gluon.loss.L2Loss(), got {loss!r}")
-    if optimizer is None:
-        pass
-    elif isinstance(optimizer, str):
+    if isinstance(optimizer, str):  # None: the caller brought a trainer
         known = sorted(mx.optimizer.Optimizer.opt_registry)
         if optimizer.lower() not in known:
-            close = difflib.get_close_matches(optimizer.lower(), known, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise UnknownNameError(f"unknown optimizer '{optimizer}'{hint} (MXNet has "
-                                   f"{', '.join(known)})")
-    elif not isinstance(optimizer, mx.optimizer.Optimizer):
+            raise unknown_name("optimizer", optimizer, known, f"MXNet has {', '.join(known)}")
+    elif optimizer is not None and not isinstance(optimizer, mx.optimizer.Optimizer):
         raise ArgumentError(f"optimizer must be a name such as 'adam' or an "
                             f"mxnet.optimizer.Optimizer, got {optimizer!r}")
     if isinstance(kvstore, str) and kvstore not in KVSTORES:

@@ -41,11 +41,12 @@ def check_name(kind, name):
     return name
 
 
-def unknown_name(kind, name, names, listing):
+def unknown_name(kind, name, names, listing, cutoff=0.5):
     """The error for ``name``, which the registry of ``kind`` lacks, with close matches.
 
-    ``listing`` says where the user finds them all, e.g. "`gluon-dl models` lists all 64".
+    ``listing`` says where the user finds them all, e.g. "`gluon-dl models` lists all 64";
+    ``cutoff`` is difflib's similarity threshold (lower for short names).
     """
-    close = difflib.get_close_matches(str(name), list(names), n=5, cutoff=0.5)
+    close = difflib.get_close_matches(str(name), list(names), n=5, cutoff=cutoff)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return UnknownNameError(f"unknown {kind} '{name}'{hint} ({listing})")

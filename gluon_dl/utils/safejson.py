@@ -6,22 +6,21 @@ overflows the C stack and kills the process (a segmentation fault, not an
 exception).  Every file of gluon-dl's own (metadata, checkpoints, manifests)
 nests a few levels deep, so anything deeper is refused before parsing.
 """
+import itertools
 import json
 import re
 
-import numpy as np
-
 MAX_DEPTH = 32
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_OPENERS, _CLOSERS = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 
 
 def nesting_depth(data):
     """The deepest ``[``/``{`` nesting of JSON text, strings left out, without recursing."""
     data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    skeleton = np.frombuffer(_STRING.sub(b'""', data), dtype=np.uint8)
-    steps = np.isin(skeleton, _OPENERS).astype(np.int64) - np.isin(skeleton, _CLOSERS)
-    return int(np.cumsum(steps).max(initial=0))
+    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", data))
+    steps = (1 if byte in b"[{" else -1 for byte in brackets)
+    return max(itertools.accumulate(steps), default=0)
 
 
 def loads(data, max_depth=MAX_DEPTH, **kwargs):
