@@ -589,12 +589,9 @@ def _conversion(have, want):
 
 
 def _check_gpus(text, gpus):
-    import mxnet as mx
+    from .devices import num_gpus
 
-    try:
-        available = mx.context.num_gpus()
-    except mx.base.MXNetError:
-        available = 0
+    available = num_gpus()
     if available == 0:
         raise ArgumentError(f"--ctx {text}: this MXNet sees no GPU (a CPU build, or no CUDA "
                             f"device); install the 'gpu' extra (mxnet-cu112) on a machine "

@@ -90,12 +90,12 @@ def _iterable(value):
 
 def check_gpus(ctxs):
     """Refuse GPU contexts on a build or machine without that many GPUs."""
-    import mxnet as mx
+    from ..devices import num_gpus
 
     wanted = [c for c in ctxs if c.device_type == "gpu"]
     if not wanted:
         return
-    available = mx.context.num_gpus()
+    available = num_gpus()
     missing = [c for c in wanted if c.device_id >= available]
     if missing:
         raise ArgumentError(f"ctx asks for {missing[0]}, but this MXNet sees {available} "
