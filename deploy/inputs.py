@@ -7,7 +7,6 @@ anything is allocated, so a forged header that asks for terabytes is an error,
 not an out-of-memory crash; pickled objects are never loaded.  Pillow is
 imported only for image files.
 """
-import math
 import zipfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from gluon_dl.errors import InputShapeError, ModelFileError
 from gluon_dl.utils.deps import require
 from gluon_dl.utils.io import why_not_a_file
+from gluon_dl.utils.npyheader import declared_nbytes, read_npy_header
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 ARRAY_SUFFIXES = {".npy", ".npz"}
@@ -104,11 +104,14 @@ def _read_npz(path):
 
 def _check_header(f, size, source):
     """Check the ``.npy`` header at ``f`` against the ``size`` of the stored data."""
-    shape, dtype = _read_header(f, source)
+    try:
+        shape, dtype, _ = read_npy_header(f)
+    except ValueError as exc:
+        raise ModelFileError(f"{source} is not a readable .npy array ({exc})") from None
     if dtype.hasobject or dtype.kind not in "biuf":
         raise InputShapeError(f"{source} holds an array of dtype {dtype}{_kind_hint(dtype)}; "
                               f"models take numeric arrays (float, int or uint8)")
-    declared = math.prod(shape) * dtype.itemsize
+    declared = declared_nbytes(shape, dtype)
     available = size - f.tell()
     if declared > available:
         raise ModelFileError(f"{source} declares a {dtype} array of shape {shape} "
@@ -117,22 +120,6 @@ def _check_header(f, size, source):
     if declared > MAX_ARRAY_BYTES:
         raise ModelFileError(f"{source} holds {declared} bytes of inputs, more than the "
                              f"{MAX_ARRAY_BYTES >> 20} MiB one predict call reads; split it")
-
-
-def _read_header(f, source):
-    """``(shape, dtype)`` from a ``.npy`` header, without reading the data."""
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, _, dtype = fmt.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unknown .npy format version {version}")
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
-        raise ModelFileError(f"{source} is not a readable .npy array ({exc})") from None
-    return shape, dtype
 
 
 def _kind_hint(dtype):

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..utils.io import as_path, why_not_a_file
+from ..utils.npyheader import declared_nbytes, read_npy_header
 
 MNIST_5K_FILE = ("data", "data", "mnist_5k.csv.gz")
 
@@ -151,18 +152,15 @@ def _check_member(zf, name, path):
                         f"{', '.join(sorted(zf.namelist())) or 'nothing'}); the .npz needs "
                         f"arrays 'X' (N, 28, 28) and 'y' (N,)") from None
     with zf.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        if version not in ((1, 0), (2, 0)):
-            raise DataError(f"MNIST file {path}: array '{name}' uses .npy format version "
-                            f"{version}, which is not supported; re-save it with numpy.savez")
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(f)
-        header_bytes = f.tell()
+        try:
+            shape, dtype, header_bytes = read_npy_header(f)
+        except ValueError as exc:
+            raise DataError(f"MNIST file {path}: array '{name}' is no readable .npy array "
+                            f"({exc}); re-save it with numpy.savez") from None
     if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
         raise DataError(f"MNIST file {path}: array '{name}' has dtype {dtype}; it must hold "
                         f"plain integers or floats")
-    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    nbytes = declared_nbytes(shape, dtype)
     if nbytes != info.file_size - header_bytes:
         raise DataError(f"MNIST file {path}: array '{name}' declares shape {shape} of {dtype} "
                         f"({nbytes} bytes) but holds {info.file_size - header_bytes} bytes; "
