@@ -130,16 +130,3 @@ def plot_results(results, path, title="LeNet-5 on held-out MNIST: what each arti
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return Path(path)
-
-
-def plot_history(histories, path):
-    """Loss and accuracy per epoch of one or more training phases.
-
-    Parameters
-    ----------
-    histories : dict
-        Phase name -> ``History.history`` dict, drawn one after the other.
-    """
-    from gluon_dl.plot import plot_history as plot
-
-    return plot(histories, path)

@@ -200,9 +200,11 @@ def _run(stage, s, X, y, source, progress, log):
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     from deploy import report
+
+    from .plot import plot_history
     files = report.write_reports(results, stage, summary)
-    files["history"] = report.plot_history({"train": hist_train, "fine-tune": hist_ft},
-                                           stage / "training.png")
+    files["history"] = plot_history({"train": hist_train, "fine-tune": hist_ft},
+                                    stage / "training.png")
     files["samples"] = samples
     files["artifacts"] = art
     return DemoResult(out_dir=stage, results=results, summary=summary, files=files)
