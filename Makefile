@@ -1,5 +1,7 @@
 # make demo       -- set up .venv (pinned stack) and run `gluon-dl demo`
 # make test       -- set up .venv and run the whole test suite
+# make test-slow  -- the long runs only (every lesson's --quick run, big ImageNet exports)
+# make lessons    -- run every lesson example with --quick and refresh README's lessons table
 # make bench-env  -- .venv-bench: MXNet and PyTorch side by side for benchmarks/
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -10,7 +12,7 @@ PYTEST_ARGS ?=
 
 BENCH_VENV := .venv-bench
 
-.PHONY: setup demo test system-data bench-env clean
+.PHONY: setup demo test test-slow lessons system-data bench-env clean
 
 setup: $(STAMP)
 
@@ -48,6 +50,12 @@ system-data:
 
 test: $(STAMP) $(HVD_STAMP) system-data
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-slow: $(STAMP) system-data
+	$(VENV)/bin/python -m pytest -m slow $(PYTEST_ARGS)
+
+lessons: $(STAMP)
+	$(VENV)/bin/python tools/lessons.py $(ARGS)
 
 # PyTorch comparisons get an environment of their own: GluonCV refuses to
 # import next to torch >= 2, so torch never enters the library's .venv.

@@ -1,22 +1,86 @@
-"""Every script in examples/ runs to completion offline."""
+"""Every example runs offline: each lesson in a smoke form here, its --quick run under `slow`.
+
+The README's lessons table is checked against the examples: every lesson
+script has its row, with the model and data set its smoke run reports.
+"""
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
-# Arguments that keep each example short in the suite; an example without an
-# entry runs with its defaults.
-FAST_ARGS = {"deploy_custom_block.py": ["--epochs", "1"]}
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import lessons  # noqa: E402  (tools/lessons.py)
+
+LESSONS = lessons.lesson_scripts()
+OTHER_EXAMPLES = sorted(set((ROOT / "examples").glob("*.py")) - set(LESSONS))
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs(script, tmp_path):
-    args = FAST_ARGS.get(script.name, []) + ["--out", str(tmp_path / "out")]
-    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+def _run(script, tmp_path, *args):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(out)],
+                          capture_output=True, text=True, timeout=1200,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    result_file = out / "result.json"
+    assert result_file.exists(), f"exit {proc.returncode}: {proc.stderr[-3000:]}"
+    result = json.loads(result_file.read_text())
+    assert proc.returncode == 0 and result["passed"], (result["failures"], proc.stderr[-3000:])
+    assert result["figures"], "the run reported no figure"
+    assert list(out.glob("*.png")), "the run wrote no plot"
+    return result
+
+
+def _readme_rows():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split(lessons.START, 1)[1].split(lessons.END, 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        match = re.match(r"\| (\d+) \| (.+?) \| \[`(.+?)`\].*? \| (.*?) \| (.*?) \|", line)
+        if match:
+            rows[match.group(3)] = dict(number=int(match.group(1)), title=match.group(2),
+                                        model=match.group(4), data=match.group(5))
+    return rows
+
+
+def test_every_lesson_has_one_numbered_example():
+    numbers = [lessons.lesson_title(s)[0] for s in LESSONS]
+    assert numbers == sorted(set(numbers)), "two examples claim the same lesson"
+    for script, number in zip(LESSONS, numbers):
+        assert script.name.startswith(f"{number:02d}_"), script.name
+
+
+def test_the_readme_lists_every_lesson_example():
+    rows = _readme_rows()
+    assert sorted(rows) == [s.name for s in LESSONS]
+    for script in LESSONS:
+        number, title = lessons.lesson_title(script)
+        assert (rows[script.name]["number"], rows[script.name]["title"]) == (number, title)
+
+
+@pytest.mark.parametrize("script", LESSONS, ids=lambda p: p.stem)
+def test_lesson_smoke(script, tmp_path):
+    result = _run(script, tmp_path, "--smoke")
+    assert result["mode"] == "smoke"
+    row = _readme_rows().get(script.name)
+    assert row is not None, f"README's lessons table has no row for {script.name}"
+    assert row["model"] == result["notes"].get("model", "—")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", LESSONS, ids=lambda p: p.stem)
+def test_lesson_quick_run_learns(script, tmp_path):
+    assert _run(script, tmp_path, "--quick")["mode"] == "quick"
+
+
+@pytest.mark.parametrize("script", OTHER_EXAMPLES, ids=lambda p: p.name)
+def test_other_example_runs(script, tmp_path):
+    args = ["--epochs", "1"] if script.name == "deploy_custom_block.py" else []
+    proc = subprocess.run([sys.executable, str(script), *args, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "accuracy" in proc.stdout
-    assert any((tmp_path / "out").iterdir())
