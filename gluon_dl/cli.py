@@ -72,8 +72,13 @@ def build_parser():
     launch.add_argument("worker_command", nargs=argparse.REMAINDER, metavar="COMMAND")
     launch.set_defaults(func=cmd_launch)
 
-    models = sub.add_parser("models", help="list the registered models")
+    models = sub.add_parser("models", help="list the registered models and their lessons",
+                            description="List the registered models: name, input shape and "
+                                        "the course lesson that uses each (with --papers: "
+                                        "the paper it comes from).")
     models.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
+    models.add_argument("--papers", action="store_true",
+                        help="show each model's paper instead of its lesson")
     models.set_defaults(func=cmd_models)
 
     train = sub.add_parser(
@@ -210,7 +215,8 @@ def cmd_models(args):
     for name in names:
         cfg = get_config(name)
         shape = "x".join(map(str, cfg.input_shape)) if cfg else "?"
-        print(f"{name:24s} {shape:12s} {cfg.paper if cfg else ''}")
+        about = (cfg.paper if args.papers else cfg.lesson) if cfg else ""
+        print(f"{name:24s} {shape:12s} {about or ''}")
     return 0
 
 

@@ -184,3 +184,16 @@ def test_demo_refuses_too_small_a_data_file_early(tmp_path, capsys):
                  str(tmp_path / "out"), "--no-progress"])
     assert "needs at least 1500 (--quick needs 1100)" in capsys.readouterr().err
     assert os.listdir(tmp_path) == ["small.npz"]
+
+
+@pytest.mark.parametrize("papers", [False, True])
+def test_models_lists_every_model_with_its_lesson_or_paper(capsys, papers):
+    from gluon_dl.models import get_config, list_models
+
+    assert main(["models"] + (["--papers"] if papers else [])) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert sorted(lines) == sorted(list_models())
+    for name, line in lines.items():
+        cfg = get_config(name)
+        about = cfg.paper if papers else cfg.lesson
+        assert about and line.rstrip().endswith(about), name
