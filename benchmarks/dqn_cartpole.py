@@ -17,6 +17,8 @@ import argparse
 
 import numpy as np
 
+import _host
+
 DEFAULTS = dict(hidden=(256, 256), lr=2.3e-3, batch_size=64, buffer_size=50000, gamma=0.99,
                 learning_starts=1000, train_every=2, target_update=128, double_dqn=True,
                 epsilon=(1.0, 0.04, 8000))
@@ -44,6 +46,7 @@ def main(argv=None):
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
+    _host.print_header(1, peak_n=0, torch=False)  # one thread of numpy; no matrix products
     print(f"DQN on CartPole-v1 (numpy), solved = greedy mean >= 475 over 100 episodes; "
           f"cap {args.episodes} episodes\nconfig: {DEFAULTS}\n")
     print(f"{'seed':>4s} {'solved':>6s} {'episodes':>8s} {'env steps':>9s} {'updates':>7s} "

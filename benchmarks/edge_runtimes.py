@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+import _host
+
 
 def discover(artifacts):
     from deploy.runtime import available_backends
@@ -78,6 +80,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=200, help="calls per pair and round")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (0: default)")
     args = parser.parse_args(argv)
+    _host.print_header(args.threads or None, torch=False)
     artifacts = args.artifacts
     if artifacts is None:
         out = Path(tempfile.mkdtemp()) / "demo"

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 
+import _host
 from train_vs_pytorch import _ratio, measure  # the interleaved-rounds worker machinery
 
 LR, MOMENTUM = 0.05, 0.9
@@ -247,7 +248,8 @@ def main(argv=None):
         return fit_worker_main(json.loads(args.worker))
     if args.dist_worker:
         return dist_worker_main(json.loads(args.dist_worker))
-    print(f"host: {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M')}")
+    print(time.strftime('%Y-%m-%d %H:%M'))
+    _host.print_header(args.threads, torch=False)
     tables = {"devices": devices_table, "dist": dist_table, "amp": amp_table}
     for name in args.only:
         tables[name](args)

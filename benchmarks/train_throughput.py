@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+import _host
+
 
 def _loss_fn(config):
     from mxnet import gluon
@@ -98,6 +100,7 @@ def main(argv=None):
     parser.add_argument("--full-size", action="store_true",
                         help="use each model's deployment input shape, not its test shape")
     args = parser.parse_args(argv)
+    _host.print_header(torch=False)
     print(f"{'model':28s} {'imperative/s':>13s} {'hybridized/s':>13s} {'hybrid/imp':>11s}")
     slower = []
     for name in list_models(args.pattern):

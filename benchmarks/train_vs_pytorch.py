@@ -33,6 +33,8 @@ import subprocess
 import sys
 import time
 
+import _host
+
 LR, MOMENTUM = 0.01, 0.9
 DEFAULT_MODELS = ("lenet5", "cifar_resnet20_v1")
 FALLBACK_MODEL = "lenet5"
@@ -43,12 +45,29 @@ VARIANTS = {
     "fit": {},
     "net and loss called separately": {"fuse": False},
     "no channel padding": {"pad": False},
+    "global pooling as mean off": {"pool_mean": False},
+    "global pooling as mean on": {"pool_mean": True},
     "no NaN/Inf checks (check_finite=False)": {"check_finite": False},
     # fit's graph re-traces the network, so how the network itself is hybridized
     # only shows when network and loss are called separately
     "separate calls, hybridize()": {"hybridize": "default", "fuse": False},
     "separate calls, optimize_for(MKLDNN)": {"hybridize": "mkldnn", "fuse": False},
     "sync every 50 steps": {"step": "nosync"},
+    # channel padding with a block forced, whatever the CPU (fit picks 16 with
+    # AVX-512, 8 without)
+    "channel padding to 8": {"pad": True, "pad_block": 8},
+    "channel padding to 16": {"pad": True, "pad_block": 16},
+    "BatchNorm+ReLU fused (BatchNormWithReLU)": {"bn_relu": True, "pool_mean": True},
+    "train graph without static_alloc/shape": {"static": False},
+    "OPTIMIZER_AGGREGATION_SIZE=1": {"env": {"MXNET_OPTIMIZER_AGGREGATION_SIZE": "1"}},
+    "MXNET_MKLDNN_ENABLED=0 (no oneDNN)": {"env": {"MXNET_MKLDNN_ENABLED": "0",
+                                                          "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0"}},
+    "DNNL_MAX_CPU_ISA=AVX2": {"env": {"DNNL_MAX_CPU_ISA": "AVX2"}},
+    "DNNL_MAX_CPU_ISA=AVX512_CORE": {"env": {"DNNL_MAX_CPU_ISA": "AVX512_CORE"}},
+    "DNNL_CPU_ISA_HINTS=PREFER_YMM": {"env": {"DNNL_CPU_ISA_HINTS": "PREFER_YMM"}},
+    # changes the numerics (fp32 convolutions may compute in bfloat16): measured, never a default
+    "DNNL_DEFAULT_FPMATH_MODE=BF16": {"env": {"DNNL_DEFAULT_FPMATH_MODE": "BF16"}},
+    "OMP_WAIT_POLICY=ACTIVE": {"env": {"OMP_WAIT_POLICY": "ACTIVE"}},
     "OMP_WAIT_POLICY=PASSIVE": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}},
     "MXNET_CPU_WORKER_NTHREADS=2": {"env": {"MXNET_CPU_WORKER_NTHREADS": "2"}},
     "NaiveEngine": {"env": {"MXNET_ENGINE_TYPE": "NaiveEngine"}},
@@ -111,6 +130,32 @@ def _torch_cifar_resnet_v1():
     return CifarResNetV1
 
 
+def forward_flops(model, batch):
+    """FLOPs of one forward pass, counted from the model's symbol.
+
+    Convolutions and dense layers only (2 x multiply-adds: ``2 * output
+    elements * weight elements per output``); activations, pooling and
+    normalization are left out, as in the usual FLOP counts.  A training
+    step is taken as 3x this (forward, backward-data, backward-weights).
+    """
+    import mxnet as mx
+
+    from gluon_dl.models import get_model
+
+    net = get_model(model)
+    sym = net(mx.sym.var("data")).get_internals()
+    arg_shapes, out_shapes, _ = sym.infer_shape_partial(data=(batch, *net.config.input_shape))
+    args = dict(zip(sym.list_arguments(), arg_shapes))
+    outs = dict(zip(sym.list_outputs(), out_shapes))
+    flops = 0
+    nodes = json.loads(sym.tojson())["nodes"]
+    for node in nodes:
+        if node["op"] in ("Convolution", "FullyConnected"):
+            weight = args[nodes[node["inputs"][1][0]]["name"]]
+            flops += 2 * math.prod(outs[f"{node['name']}_output"]) * math.prod(weight[1:])
+    return flops
+
+
 def _input_shape(model):
     from gluon_dl.models import get_model
 
@@ -157,7 +202,12 @@ def _mxnet_worker(spec):
     from gluon_dl.training.callbacks import CallbackList
     from gluon_dl.training.loop import FitState, _make_step
 
-    pad = None if spec.get("pad", True) else False  # fit(channel_pad=...)
+    from gluon_dl.training import _channel_pad, loop
+
+    pad = spec.get("pad")  # fit(channel_pad=...): None, True or False
+    if "pad_block" in spec:
+        _channel_pad.block = lambda flags=None: spec["pad_block"]
+    _levers(loop, spec)
     mx.random.seed(0)
     net = get_model(spec["model"])
     net.initialize(mx.init.Xavier())
@@ -179,6 +229,7 @@ def _mxnet_worker(spec):
         state = FitState(num_epochs=1)
         step = _make_step(net, loss_fn, trainer, [mx.cpu()], state, CallbackList([]),
                           fuse=spec.get("fuse", True), channel_pad=pad,
+                          pool_as_mean=spec.get("pool_mean"),
                           check_finite=spec.get("check_finite", True))
 
         def run(steps):
@@ -189,7 +240,7 @@ def _mxnet_worker(spec):
     else:
         from gluon_dl.training.loop import _build_train_graph
 
-        graph = _build_train_graph(net, loss_fn, (X,), (y,), pad)
+        graph = _build_train_graph(net, loss_fn, (X,), (y,), pad, spec.get("pool_mean"))
 
         def run(steps, sync_every=50):
             # fit's fused graph, but the metrics stay on the device and Python
@@ -216,6 +267,70 @@ def _mxnet_worker(spec):
     trains = bool((params[0].data() != first).sum().asscalar() > 0)
     nparams = sum(int(np.prod(p.shape)) for p in params)
     return run, nparams, trains, int(os.environ.get("OMP_NUM_THREADS", "0"))
+
+
+def _levers(loop, spec):
+    """Switch the MXNet worker's training-graph levers that fit has no argument for."""
+    if spec.get("bn_relu"):  # rides on the pool_as_mean rewrite, which the spec turns on
+        from gluon_dl.training import _global_pool
+
+        as_mean = _global_pool.as_mean
+        _global_pool.as_mean = lambda sym: fuse_bn_relu(as_mean(sym))
+    if spec.get("static", True) is False:
+        build = loop._build_train_graph
+
+        def unstatic(*args, **kwargs):
+            graph = build(*args, **kwargs)
+            if graph is not None:  # not called yet: hybridizing again still counts
+                graph.hybridize(static_alloc=False, static_shape=False)
+            return graph
+        loop._build_train_graph = unstatic
+
+
+def fuse_bn_relu(sym):
+    """``sym`` with each BatchNorm whose only reader is a ReLU run as ``BatchNormWithReLU``.
+
+    MXNet 1.9.1's ``_contrib_BatchNormWithReLU`` (oneDNN's batch
+    normalization with the ReLU fused in) trains: its outputs and gradients
+    equal BatchNorm + ReLU's.  A benchmark lever only (see README).
+    """
+    import mxnet as mx
+
+    graph = json.loads(sym.tojson())
+    nodes, heads = graph["nodes"], graph["heads"]
+    readers = {}
+    for nid, node in enumerate(nodes):
+        for src, idx, _ in node["inputs"]:
+            readers.setdefault((src, idx), []).append(nid)
+    head_entries = {tuple(h[:2]) for h in heads}
+    fused = {}  # relu node id -> batch norm node id
+    for nid, node in enumerate(nodes):
+        users = readers.get((nid, 0), [])
+        if node["op"] != "BatchNorm" or len(users) != 1 or (nid, 0) in head_entries:
+            continue
+        user = nodes[users[0]]
+        if user["op"] == "relu" or (user["op"] == "Activation"
+                                    and user.get("attrs", {}).get("act_type") == "relu"):
+            node["op"] = "_contrib_BatchNormWithReLU"
+            fused[users[0]] = nid
+    if not fused:
+        return sym
+    new_id, kept = {}, []
+    for nid, node in enumerate(nodes):
+        if nid in fused:
+            continue
+        new_id[nid] = len(kept)
+        kept.append(node)
+
+    def moved(entry):
+        src = fused.get(entry[0], entry[0])
+        return [new_id[src], entry[1] if src == entry[0] else 0, 0]
+    for node in kept:
+        node["inputs"] = [moved(e) for e in node["inputs"]]
+    graph["nodes"], graph["heads"] = kept, [moved(h) for h in heads]
+    graph["arg_nodes"] = [i for i, n in enumerate(kept) if n["op"] == "null"]
+    graph.pop("node_row_ptr", None)
+    return mx.sym.load_json(json.dumps(graph))
 
 
 def worker_main(spec):
@@ -333,7 +448,8 @@ def compare(models, batches, args):
     print(f"threads: {args.threads} (OMP_NUM_THREADS = torch.set_num_threads); "
           f"rounds: {args.rounds}; samples/s are medians over rounds")
     print(f"{'model':20s} {'batch':>5s} {'torch/s':>9s} {'fit/s':>9s} {'tuned/s':>9s} "
-          f"{'fit/torch':>10s} {'tuned/torch':>12s} {'tuned/fit':>10s} {'steps':>6s}")
+          f"{'fit/torch':>10s} {'tuned/torch':>12s} {'tuned/fit':>10s} {'steps':>6s} "
+          f"{'fit GFLOP/s':>12s} {'% peak':>7s}")
     for model in models:
         shape = _input_shape(model)
         for batch in batches:
@@ -349,7 +465,16 @@ def compare(models, batches, args):
             print(f"{model:20s} {batch:5d} {med['torch']:9.1f} {med['fit']:9.1f} "
                   f"{med['tuned']:9.1f} {_ratio(w['fit'], w['torch']):9.2f}x "
                   f"{_ratio(w['tuned'], w['torch']):11.2f}x "
-                  f"{_ratio(w['tuned'], w['fit']):9.2f}x {steps:6d}", flush=True)
+                  f"{_ratio(w['tuned'], w['fit']):9.2f}x {steps:6d} "
+                  f"{_achieved(model, batch, med['fit'], args.peak)}", flush=True)
+    print("GFLOP/s: 3 x the forward pass's convolution and dense-layer FLOPs (counted from "
+          "the symbol) per sample x fit's samples/s; % of the host's sgemm peak above")
+
+
+def _achieved(model, batch, samples_per_s, peak):
+    """``"GFLOP/s  % of peak"`` of a training step at ``samples_per_s``."""
+    gflops = 3 * forward_flops(model, batch) / batch * samples_per_s / 1e9
+    return f"{gflops:12.2f} {100 * gflops / peak:6.1f}%" if peak else f"{gflops:12.2f} {'-':>7s}"
 
 
 def tune(model, batch, args):
@@ -363,16 +488,18 @@ def tune(model, batch, args):
     w, steps = measure(contenders, "fit", args.rounds, args.steps, args.target_s, args.threads)
     print(f"\n{model}, batch {batch}, {args.threads} threads, {steps} steps x "
           f"{args.rounds} rounds")
-    print(f"{'MXNet setting':32s} {'samples/s':>10s} {'vs fit':>8s} {'vs torch':>9s}")
+    print(f"{'MXNet setting':40s} {'samples/s':>10s} {'vs fit':>8s} {'vs torch':>9s}")
     for label, x in w.items():
         if not x.info["trains"]:
-            print(f"{label:32s} {'-':>10s}  training broken: a step leaves the weights "
+            print(f"{label:40s} {'-':>10s}  training broken: a step leaves the weights "
                   f"unchanged (zero gradients)")
             continue
         vs_fit = f"{_ratio(x, w['fit']):7.2f}x" if label != "fit" else "1.00x"
         vs_torch = f"{_ratio(x, w['torch']):8.2f}x" if label != "torch" else ""
-        print(f"{label:32s} {statistics.median(x.rates):10.1f} {vs_fit:>8s} {vs_torch:>9s}",
+        print(f"{label:40s} {statistics.median(x.rates):10.1f} {vs_fit:>8s} {vs_torch:>9s}",
               flush=True)
+    print(f"fit: {_achieved(model, batch, statistics.median(w['fit'].rates), args.peak).split()[0]}"
+          f" GFLOP/s (3 x forward FLOPs counted from the symbol)")
 
 
 def _models(names):
@@ -403,9 +530,15 @@ def main(argv=None):
     parser.add_argument("--tune", action="store_true",
                         help="one MXNet setting at a time against fit and torch")
     parser.add_argument("--variants", nargs="*", help="with --tune: only these settings")
+    parser.add_argument("--peak-n", type=int, default=2048,
+                        help="matrix size of the header's sgemm peak (0: skip)")
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(json.loads(args.worker))
+    unknown = set(args.variants or ()) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown --variants {sorted(unknown)}; known: {sorted(VARIANTS)}")
+    args.peak = _host.print_header(args.threads, args.peak_n)["peak_gflops"]
     models = _models(args.model)
     if args.tune:
         for model in models:

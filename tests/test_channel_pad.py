@@ -9,6 +9,7 @@ from mxnet import autograd, gluon  # noqa: E402
 from mxnet.gluon import nn  # noqa: E402
 
 from gluon_dl.models import get_model  # noqa: E402
+from gluon_dl.training import _channel_pad  # noqa: E402
 from gluon_dl.training._channel_pad import pad_channels  # noqa: E402
 from gluon_dl.training.loop import _build_train_graph  # noqa: E402
 
@@ -129,11 +130,12 @@ def _lenet_graph(pad, initialized):
 
 @pytest.mark.parametrize("initialized", [True, False], ids=["initialized", "deferred"])
 def test_fit_trains_lenet_through_the_padded_graph_on_cpu(initialized):
-    """fit's CPU graph runs LeNet-5's 6-filter stage as 8; the parameters keep their
-    shapes (also when they are only inferred from the first batch) and the step's
-    losses and gradients are those of the unpadded graph."""
+    """fit's CPU graph runs LeNet-5's 6-filter stage as a full block of the CPU (8, or 16
+    with AVX-512); the parameters keep their shapes (also when they are only inferred
+    from the first batch) and the step's losses and gradients are those of the unpadded
+    graph."""
     graph, net, losses, metrics = _lenet_graph(True, initialized)
-    assert _convolutions(graph._cached_graph[1])[0] == [8, 16]
+    assert _convolutions(graph._cached_graph[1])[0] == [_channel_pad.block(), 16]
     assert net.features[0].weight.shape == (6, 1, 5, 5)
     _, ref_net, ref_losses, ref_metrics = _lenet_graph(False, initialized)
     assert _convolutions(_lenet_graph(False, True)[0]._cached_graph[1])[0] == [6, 16]
@@ -169,11 +171,9 @@ def test_mixed_precision_casts_survive_and_carry_the_padding():
                                atol=1e-6)
 
 
-def test_padding_is_used_on_cpus_without_avx512(monkeypatch):
-    from gluon_dl.training import _channel_pad
-
+def test_padding_is_used_with_and_without_avx512(monkeypatch):
     assert _channel_pad.worthwhile({"sse4_2", "avx", "avx2", "fma"})
-    assert not _channel_pad.worthwhile({"avx2", "avx512f", "avx512bw", "avx512vl"})
+    assert _channel_pad.worthwhile({"avx2", "avx512f", "avx512bw", "avx512vl"})
     net = get_model("lenet5")
     net.initialize()
     net.hybridize()

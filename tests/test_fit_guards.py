@@ -422,7 +422,7 @@ def test_channel_pad_switch_decides_the_training_graph(monkeypatch, setting):
     fit(_lenet(), [_digits(4)], 1, progress=False, channel_pad=setting)
     padded = setting if setting is not None else _channel_pad.worthwhile()
     assert built[0].pad_channels is padded
-    assert _filters(built[0]) == ([8, 16] if padded else [6, 16])
+    assert _filters(built[0]) == ([_channel_pad.block(), 16] if padded else [6, 16])
 
 
 def test_channel_pad_never_applies_off_the_cpu():

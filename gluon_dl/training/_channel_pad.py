@@ -5,9 +5,14 @@ AVX-512).  A convolution with, say, 6 output filters (LeNet-5's first stage,
 and every course LeNet) would need its output padded to a full block, and
 MXNet 1.9's oneDNN integration refuses padded layouts (its memory planner
 reuses buffers sized for the unpadded tensor), so that convolution runs as
-a GEMM writing plain NCHW and the pooling after it falls to oneDNN's
-reference ``simple_nchw`` kernel.  On LeNet-5 that pooling alone took a
-quarter of a training step.
+a GEMM writing plain NCHW.  With AVX2 the pooling after it then falls to
+oneDNN's reference ``simple_nchw`` kernel (a quarter of LeNet-5's training
+step); with AVX-512 the pooling has a plain-layout JIT kernel, but the
+convolution's forward and backward-weights passes and the next
+convolution's backward passes run as GEMMs (``x64:gemm:jit``): three
+quarters of LeNet-5's oneDNN time, at 3-4x the time of the blocked JIT
+kernels.  The block is :func:`block`: padding to 8 on AVX-512 (half a block)
+still leaves a padded layout, and the GEMMs.
 
 :func:`pad_channels` rewrites a symbol so such a stage computes the same
 values with the channel count rounded up to the block: the convolution's
@@ -16,13 +21,13 @@ channel-wise operators (activations, pooling), and either the next
 convolution gets zero input weights for them or, before any other operator,
 they are sliced off.  The parameters keep their shapes; the extra channels
 add nothing to any output or gradient.  ``fit`` applies it to the fused
-training graph on CPU contexts only, by default on CPUs without AVX-512
-(:func:`worthwhile`; ``fit(..., channel_pad=True/False)`` decides instead, see
-:func:`wanted`), so exported and inference graphs never change.
+training graph on CPU contexts only, by default (:func:`worthwhile`;
+``fit(..., channel_pad=True/False)`` decides instead, see :func:`wanted`), so
+exported and inference graphs never change.
 """
 import json
 
-BLOCK = 8
+BLOCK = 8  # AVX2's block; AVX-512 kernels block by 16 (see :func:`block`)
 
 # Operators that treat every channel alike and independently, so padded
 # channels may pass through them (LeakyReLU only without learned or random
@@ -32,15 +37,28 @@ _LEAKY_TYPES = {"leaky", "elu", "selu", "gelu"}
 
 
 def worthwhile(flags=None):
-    """Whether padding pays on this CPU: yes without AVX-512.
+    """Whether padding to :func:`block` pays on this CPU: yes, with and without AVX-512.
 
-    oneDNN's AVX-512 pooling runs plain NCHW input in a JIT kernel, so there
-    the reference kernel never runs; padding LeNet-5 to 8 channels (half an
-    AVX-512 block) made its training step slower on a Sapphire Rapids Xeon.
+    Without AVX-512 it moves the pooling after a narrow stage off oneDNN's
+    reference kernel; with AVX-512 (padding to 16, a full block) it moves
+    the narrow stage's convolutions off GEMM onto the blocked JIT kernels.
+    Padding to 8 on AVX-512, half a block, made LeNet-5's step slower (on a
+    Sapphire Rapids Xeon): :func:`block` never does that.  ``flags`` is
+    accepted for symmetry with :func:`block`; no CPU flag turns it off.
+    """
+    del flags  # every x86 block size measured so far pays
+    return True
+
+
+def block(flags=None):
+    """oneDNN's channel block on this CPU: 16 with AVX-512, 8 without.
+
+    Padding to half an AVX-512 block leaves the layout padded, which MXNet
+    refuses, so the stage would still run as a GEMM.
     """
     from .amp import cpu_flags
 
-    return "avx512f" not in (cpu_flags() if flags is None else flags)
+    return 16 if "avx512f" in (cpu_flags() if flags is None else flags) else BLOCK
 
 
 def wanted(setting, context):

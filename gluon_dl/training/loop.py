@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from ..errors import ArgumentError, DataError
-from . import _channel_pad
+from . import _channel_pad, _global_pool
 from . import amp as _amp
 from ._distributed import (global_batch, horovod, horovod_contexts, materialize,
                            meet_before_first_update)
@@ -56,7 +56,7 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         optimizer_params=None, trainer=None, ctx=None, kvstore="device",
         update_on_kvstore=None, val_iter=None, callbacks=None, progress=True,
         progress_desc="train", hybridize=True, seed=None, resume_from=None, amp=None,
-        check_finite=True, channel_pad=None):
+        check_finite=True, channel_pad=None, pool_as_mean=None):
     """Train ``net`` on ``train_iter`` for ``num_epochs`` epochs.
 
     Defined for the lessons from linear regression on: every course model
@@ -123,11 +123,20 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
         update, read right after the step's metrics; ``False`` skips these
         checks for speed.  A non-finite loss stops the run either way.
     channel_pad : {None, True, False}
-        Run narrow convolution stages padded to oneDNN's channel block on CPU
-        contexts (same values, faster pooling; see
+        Run narrow convolution stages padded to oneDNN's channel block of the
+        CPU (8; 16 with AVX-512) on CPU contexts (same values; blocked JIT
+        kernels instead of a reference pooling or GEMM convolutions; see
         :mod:`gluon_dl.training._channel_pad`): ``None`` decides by the CPU
-        (on without AVX-512), ``True`` forces it on CPUs, ``False`` turns it off.
-        Only the fused training graph is padded.
+        (on with and without AVX-512), ``True`` forces it on CPUs, ``False``
+        turns it off.  Only the fused training graph is padded.
+    pool_as_mean : {None, True, False}
+        Compute global average pooling as a mean over the spatial axes in the
+        training graph on CPU contexts (same values; on AVX-512, oneDNN
+        otherwise runs the pooling's backward, and the batch normalizations
+        its gradient reaches, in reference kernels; see
+        :mod:`gluon_dl.training._global_pool`): ``None`` decides by the CPU
+        (on with AVX-512), ``True`` forces it on CPUs, ``False`` turns it off.
+        Only the fused training graph is rewritten.
 
     Returns
     -------
@@ -142,7 +151,8 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     Raises
     ------
     ArgumentError
-        A bad argument: ``num_epochs``, ``lr``, ``ctx``, ``check_finite``, ``channel_pad``.
+        A bad argument: ``num_epochs``, ``lr``, ``ctx``, ``check_finite``, ``channel_pad``,
+        ``pool_as_mean``.
     InputShapeError
         A batch whose inputs contradict ``net.config`` (number, rank, dtype,
         shape) or that the network or loss rejects.
@@ -156,6 +166,7 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     from mxnet import gluon
 
     check_arguments(num_epochs, lr, optimizer_params, check_finite, channel_pad)
+    _global_pool.check(pool_as_mean)
     check_components(loss, None if trainer is not None else optimizer, kvstore, callbacks)
     hvd = horovod(kvstore, trainer)
     ctxs = as_contexts(ctx) if hvd is None else horovod_contexts(hvd, ctx)
@@ -186,7 +197,7 @@ def fit(net, train_iter, num_epochs, *, loss=None, optimizer="adam", lr=1e-3,
     cbs.set_context(net, trainer, state)
     cbs.on_train_begin()
     step = _make_step(net, loss, trainer, ctxs, state, cbs, amp, check_finite=check_finite,
-                      channel_pad=channel_pad)
+                      channel_pad=channel_pad, pool_as_mean=pool_as_mean)
     while state.epoch < num_epochs and not state.stop_training:
         epoch, start, ran = state.epoch, state.batch + 1, False
         cbs.on_epoch_begin(epoch)
@@ -237,7 +248,7 @@ def _make_trainer(net, optimizer, lr, optimizer_params, kvstore, update_on_kvsto
 
 
 def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True, check_finite=True,
-               channel_pad=None):
+               channel_pad=None, pool_as_mean=False):
     """The per-batch training step, bound to one run.
 
     A batch is ``(X, y)``: ``X`` the network's input, or a tuple of inputs
@@ -249,7 +260,9 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True, check_
     and the metrics are computed imperatively.  Each batch is checked first
     (see :mod:`gluon_dl.training._guards`); with ``check_finite`` the
     gradients and updated parameters are checked too, their flags read back
-    right after the metrics.
+    right after the metrics.  ``channel_pad`` and ``pool_as_mean`` are
+    :func:`fit`'s switches (``fit`` passes ``pool_as_mean=None``, automatic;
+    off here, the fused graph's float32 rounding stays that of separate calls).
     """
     import mxnet as mx
     from mxnet import autograd
@@ -268,8 +281,8 @@ def _make_step(net, loss, trainer, ctxs, state, cbs, amp=None, fuse=True, check_
         xs, ys = _split(X, ctxs), _split(y, ctxs)  # per device: a tuple of arrays
         n = _batch_size(X)
         if not run:
-            run["graph"] = _build_train_graph(net, loss, xs[0], ys[0], channel_pad) \
-                if fuse else None
+            run["graph"] = _build_train_graph(net, loss, xs[0], ys[0], channel_pad,
+                                              pool_as_mean) if fuse else None
         fused = run["graph"]
         try:
             with autograd.record():
@@ -358,17 +371,20 @@ def _train_graph_class():
         cached-op call per device replaces the network's call, the loss's
         half-dozen imperative operators and the metric operators; on a network
         as small as LeNet-5 those calls cost as much as the convolutions.  The
-        block owns no parameters: it shares ``net``'s.  With ``pad_channels``
-        (CPUs without AVX-512), narrow convolution stages run padded to
-        oneDNN's channel block (see ``_channel_pad``); the values are the same.
+        block owns no parameters: it shares ``net``'s.  With ``pad_channels``,
+        narrow convolution stages run padded to oneDNN's channel block of the
+        CPU (see ``_channel_pad``); with ``pool_as_mean``
+        (CPUs with AVX-512), global average pooling runs as a mean (see
+        ``_global_pool``); the values are the same.
         """
 
-        def __init__(self, net, loss, input_shapes, classify, pad_channels=False):
+        def __init__(self, net, loss, input_shapes, classify, pad_channels=False,
+                     pool_as_mean=False):
             super().__init__(prefix="train_graph_")
             self.net, self.loss = net, loss
             self.input_shapes = input_shapes  # the first batch's: inputs, then targets
             self.num_inputs, self.classify = len(input_shapes[0]), classify
-            self.pad_channels = pad_channels
+            self.pad_channels, self.pool_as_mean = pad_channels, pool_as_mean
 
         def hybrid_forward(self, F, *args):
             xs, ys = args[:self.num_inputs], args[self.num_inputs:]
@@ -380,24 +396,28 @@ def _train_graph_class():
                              F.cast(ys[0], "float32"))
                 parts.append(hits.reshape((1,)))
             metrics = F.concat(*parts, dim=0)
-            if self.pad_channels and F is mx.sym:
-                shapes = dict(zip([a.name for a in args], sum(self.input_shapes, ())))
-                padded = _channel_pad.pad_channels(mx.sym.Group([losses, metrics]), shapes)
-                losses, metrics = padded[0], padded[1]
+            if F is mx.sym and (self.pad_channels or self.pool_as_mean):
+                graph = mx.sym.Group([losses, metrics])
+                if self.pool_as_mean:
+                    graph = _global_pool.as_mean(graph)
+                if self.pad_channels:
+                    shapes = dict(zip([a.name for a in args], sum(self.input_shapes, ())))
+                    graph = _channel_pad.pad_channels(graph, shapes, _channel_pad.block())
+                losses, metrics = graph[0], graph[1]
             return losses, metrics
 
     return TrainGraph
 
 
-def _build_train_graph(net, loss, xs, ys, channel_pad=None):
+def _build_train_graph(net, loss, xs, ys, channel_pad=None, pool_as_mean=None):
     """A hybridized ``TrainGraph`` of ``net`` and ``loss`` for inputs ``xs``, targets ``ys``.
 
     None (the step calls network and loss separately, and says why in the
     ``gluon_dl.training`` log) when either is not a ``HybridBlock``, the
     network is not hybridized, an input or target is not an NDArray, or
     network and loss cannot be traced symbolically (a block that reads values
-    back, say) to shapes known from the inputs'.  ``channel_pad`` is
-    :func:`fit`'s switch.
+    back, say) to shapes known from the inputs'.  ``channel_pad`` and
+    ``pool_as_mean`` are :func:`fit`'s switches.
     """
     reason = _unfusable(net, loss, xs, ys)
     if reason is not None:
@@ -410,7 +430,8 @@ def _build_train_graph(net, loss, xs, ys, channel_pad=None):
     classify = is_classifier(model_config(net), out_shapes, [tuple(y.shape) for y in ys])
     pad = _channel_pad.wanted(channel_pad, xs[0].context)
     shapes = (tuple(x.shape for x in xs), tuple(y.shape for y in ys))
-    graph = _train_graph_class()(net, loss, shapes, classify, pad_channels=pad)
+    graph = _train_graph_class()(net, loss, shapes, classify, pad_channels=pad,
+                                 pool_as_mean=_global_pool.wanted(pool_as_mean, xs[0].context))
     graph.out_shapes = out_shapes
     graph.hybridize(static_alloc=True, static_shape=True)
     return graph
