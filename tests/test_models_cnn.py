@@ -158,14 +158,16 @@ def test_dense_layer_appends_growth_rate_channels():
 
 @pytest.mark.parametrize("name", list_models("densenet*"))
 def test_densenet_classifier_sees_all_accumulated_features(name):
-    init, growth, blocks = DENSENET_SPEC[_depth(name)]
+    net = get_model(name)
+    init, growth, blocks = net.num_init_features, net.growth_rate, net.block_config
+    if name[len("densenet"):].isdigit():  # densenet121...: the spec table's depths
+        assert (init, growth, blocks) == DENSENET_SPEC[_depth(name)]
     channels = init
     for n in blocks[:-1]:  # each transition halves the channels
         channels = (channels + n * growth) // 2
     channels += blocks[-1] * growth
-    net = get_model(name)
     dense = [s for n, s in _weight_shapes(net).items() if len(s) == 2]
-    assert net.num_features == channels and dense == [(1000, channels)]
+    assert net.num_features == channels and dense == [(net.config.num_classes, channels)]
     if name == "densenet121":
         assert channels == 1024  # Huang et al. 2017, Table 1
 

@@ -9,13 +9,19 @@ growth channels) then BN-ReLU-conv3x3 (growth channels), and its output is
 concatenated to its input; transitions halve channels and resolution.  A
 global average pool replaces GluonCV's fixed 7x7 one (the same at 224x224),
 so the tests run at 32x32.
+
+``densenet_d2l`` is the course's (Dive into Deep Learning) small DenseNet
+for gray Fashion-MNIST at 96x96 (``image_size`` from 32 up): a 64-channel
+stem, four dense blocks of four layers with growth rate 32 and no 1x1
+bottleneck (each layer is BN-ReLU-conv3x3), transitions that halve the
+channels, and 248 features into the classifier (0.76M parameters).
 """
 from mxnet.gluon import nn
 
 from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
-from ._presets import IMAGENET_MEAN, IMAGENET_STD
+from ._presets import IMAGENET_MEAN, IMAGENET_STD, fashion_mnist_config
 
 __all__ = ["DenseLayer", "DenseNet", "DENSENET_SPEC", "get_densenet"]
 
@@ -42,7 +48,8 @@ class DenseLayer(nn.HybridBlock):
     growth_rate : int
         Channels the layer adds.
     bn_size : int
-        The bottleneck has ``bn_size * growth_rate`` channels.
+        The bottleneck has ``bn_size * growth_rate`` channels; 0 leaves it out
+        (BN-ReLU-conv3x3 only, the course's dense layer).
     dropout : float
         Dropout on the new features (training only).
     """
@@ -51,7 +58,8 @@ class DenseLayer(nn.HybridBlock):
         super().__init__(**kwargs)
         with self.name_scope():
             self.body = nn.HybridSequential(prefix="")
-            _bn_relu_conv(self.body, bn_size * growth_rate, 1)
+            if bn_size:
+                _bn_relu_conv(self.body, bn_size * growth_rate, 1)
             _bn_relu_conv(self.body, growth_rate, 3, padding=1)
             if dropout:
                 self.body.add(nn.Dropout(dropout))
@@ -79,8 +87,16 @@ class DenseNet(nn.HybridBlock):
     block_config : sequence of int
         Dense layers per block.
     bn_size : int
+        Bottleneck width in growth rates; 0 for dense layers without one.
     dropout : float
     num_classes : int
+
+    Attributes
+    ----------
+    num_features : int
+        Channels into the classifier.
+    num_init_features, growth_rate, block_config :
+        The arguments, as built.
     """
 
     def __init__(self, num_init_features, growth_rate, block_config, bn_size=4, dropout=0.0,
@@ -106,6 +122,8 @@ class DenseNet(nn.HybridBlock):
                               nn.Flatten())
             self.output = nn.Dense(num_classes)
         self.num_features = channels
+        self.num_init_features, self.growth_rate = num_init_features, growth_rate
+        self.block_config = tuple(block_config)
 
     def hybrid_forward(self, F, x):
         return self.output(self.features(x))
@@ -159,3 +177,13 @@ def densenet169(num_classes=1000, config=None, **kwargs):
 def densenet201(num_classes=1000, config=None, **kwargs):
     """DenseNet-201 (growth 32)."""
     return get_densenet(201, num_classes, **kwargs)
+
+
+def _d2l_config(image_size=96):
+    return fashion_mnist_config("densenet_d2l", image_size, 32, _BASE.paper, _BASE.lesson)
+
+
+@register_model(config=_d2l_config)
+def densenet_d2l(num_classes=10, image_size=96, config=None, **kwargs):
+    """The course's small DenseNet (growth 32, 4x4 layers, no bottleneck) for gray Fashion-MNIST."""
+    return DenseNet(64, 32, (4, 4, 4, 4), bn_size=0, num_classes=num_classes, **kwargs)

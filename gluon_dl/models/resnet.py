@@ -20,7 +20,7 @@ from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
 from .layers.conv import conv3x3
-from ._presets import IMAGENET_MEAN, IMAGENET_STD
+from ._presets import IMAGENET_MEAN, IMAGENET_STD, fashion_mnist_config
 
 __all__ = ["BasicBlockV1", "BottleneckV1", "BasicBlockV2", "BottleneckV2", "ResNetV1",
            "ResNetV2", "RESNET_SPEC", "get_resnet"]
@@ -327,3 +327,13 @@ def resnet101_v2(num_classes=1000, config=None, **kwargs):
 def resnet152_v2(num_classes=1000, config=None, **kwargs):
     """ResNet-152 v2 (pre-activation)."""
     return get_resnet(2, 152, num_classes, **kwargs)
+
+
+def _d2l_config(image_size=96):
+    return fashion_mnist_config("resnet18_d2l", image_size, 32, _BASE.paper, _BASE.lesson)
+
+
+@register_model(config=_d2l_config)
+def resnet18_d2l(num_classes=10, image_size=96, config=None, **kwargs):
+    """The course's ResNet-18 for gray Fashion-MNIST images of ``image_size`` (default 96)."""
+    return get_resnet(1, 18, num_classes, **kwargs)

@@ -13,6 +13,11 @@ normally, because MXNet draws normal numbers about four times slower and
 VGG has 10**8 of them.
 The dense head takes any input size whose five poolings leave at least 1x1,
 so the tests run at 32x32.
+
+``vgg11_d2l`` is the course's (Dive into Deep Learning) small VGG-11 for
+gray Fashion-MNIST: every block's channels divided by 4 (the book's
+``ratio = 4``: 16-32-64-128-128) and the full 4096-4096 dense head, at
+96x96 instead of the book's 224x224 (``image_size`` from 32 up).
 """
 import math
 
@@ -22,7 +27,7 @@ from mxnet.gluon import nn
 from ..errors import ArgumentError
 from ._config import ModelConfig
 from ._registry import register_model
-from ._presets import IMAGENET_MEAN, IMAGENET_STD
+from ._presets import IMAGENET_MEAN, IMAGENET_STD, fashion_mnist_config
 
 __all__ = ["VGG", "VGG_SPEC", "get_vgg"]
 
@@ -159,3 +164,18 @@ def vgg16_bn(num_classes=1000, config=None, **kwargs):
 def vgg19_bn(num_classes=1000, config=None, **kwargs):
     """VGG-19 with batch normalization."""
     return get_vgg(19, num_classes, batch_norm=True, **kwargs)
+
+
+#: The course divides VGG's channel counts by this to train on a CPU or a small GPU.
+D2L_RATIO = 4
+
+
+def _d2l_config(image_size=96):
+    return fashion_mnist_config("vgg11_d2l", image_size, 32, _BASE.paper, _BASE.lesson)
+
+
+@register_model(config=_d2l_config)
+def vgg11_d2l(num_classes=10, image_size=96, config=None, **kwargs):
+    """The course's VGG-11 with a quarter of the channels, for gray Fashion-MNIST."""
+    layers, channels = VGG_SPEC[11]
+    return VGG(layers, [c // D2L_RATIO for c in channels], num_classes=num_classes, **kwargs)
