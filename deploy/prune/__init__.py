@@ -1,8 +1,8 @@
-"""Magnitude pruning of Gluon networks, with serializable schedules.
+"""Magnitude and channel pruning of Gluon networks, with serializable schedules.
 
-Schedules are pure Python and import eagerly; the MXNet-backed pruner and
-layer registry load on first use, so ``deploy.prune.get_schedule`` works
-without MXNet installed.
+Schedules are pure Python and import eagerly; the MXNet-backed pruners
+(``MagnitudePruner``, ``prune_channels``) and the layer registry load on
+first use, so ``deploy.prune.get_schedule`` works without MXNet installed.
 """
 import importlib
 
@@ -17,6 +17,9 @@ _LAZY = {
     "named_prunable_parameters": "registry",
     "prunable_weight_names": "registry",
     "PruningCallback": "callback",
+    "prune_channels": "structured",
+    "ChannelPrunedNet": "structured",
+    "ChannelPruningReport": "_channel_report",
 }
 
 __all__ = ["ConstantSparsity", "OneShot", "PolynomialDecay", "PruningSchedule",

@@ -43,18 +43,19 @@ def _exact_mask(magnitude, k):
     """Flat 0/1 mask with exactly ``k`` zeros, on the ``k`` smallest magnitudes.
 
     Among equal magnitudes the lower flat index is pruned first, so the result
-    is deterministic on every device.  Counting happens in float64 so that it
-    stays exact for layers beyond 2**24 weights.
+    is deterministic on every device.  The k-th smallest value is found by
+    ``numpy.partition`` on the host, in linear time: MXNet's ``topk`` sorts
+    and took seconds per ResNet-50 layer on a CPU.
     """
     if k == 0:
         return mx.nd.ones_like(magnitude)
-    kth = mx.nd.topk(magnitude, k=k, ret_typ="value", is_ascend=True)
-    kth = kth.slice_axis(axis=0, begin=k - 1, end=k)
-    below = mx.nd.broadcast_lesser(magnitude, kth).astype("float64")
-    tied = mx.nd.broadcast_equal(magnitude, kth).astype("float64")
-    quota = k - below.sum()
-    tied_pruned = tied * mx.nd.broadcast_lesser_equal(mx.nd.cumsum(tied), quota)
-    return (1 - below - tied_pruned).astype(magnitude.dtype)
+    values = magnitude.asnumpy()
+    kth = np.partition(values, k - 1)[k - 1]
+    keep = values > kth
+    tied = np.flatnonzero(values == kth)
+    quota = k - int(np.count_nonzero(values < kth))  # tied entries still to prune
+    keep[tied[quota:]] = True
+    return mx.nd.array(keep, ctx=magnitude.context, dtype=magnitude.dtype)
 
 
 def _check_finite(magnitude, what):

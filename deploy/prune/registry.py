@@ -18,6 +18,7 @@ from mxnet import gluon
 from mxnet.gluon import nn, rnn
 
 from gluon_dl.errors import ArgumentTypeError
+from gluon_dl.models.rnn_scratch import ScratchRNNLM
 
 _RNN_LAYER_WEIGHTS = ("*_i2h_weight", "*_h2h_weight", "*_h2r_weight")
 _RNN_CELL_WEIGHTS = ("i2h_weight", "h2h_weight")
@@ -36,6 +37,10 @@ PRUNABLE_WEIGHTS = types.MappingProxyType({
     rnn.RNNCell: _RNN_CELL_WEIGHTS,
     rnn.LSTMCell: _RNN_CELL_WEIGHTS,
     rnn.GRUCell: _RNN_CELL_WEIGHTS,
+    # The course's from-scratch language models declare their gate matrices
+    # directly (W_xh, W_hh, ..., W_hq): weights of the same products as a
+    # gluon.rnn layer's i2h/h2h and the dense output's, so pruned alike.
+    ScratchRNNLM: ("W_*",),
 })
 
 PROTOCOL_METHOD = "get_prunable_weights"
