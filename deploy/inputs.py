@@ -78,6 +78,61 @@ def read_array(path):
         raise ModelFileError(f"{path} is not a readable .npy array ({exc})") from None
 
 
+def read_named_arrays(path, config):
+    """One batch per input of ``config`` from an ``.npz`` holding an array per input name.
+
+    For models with several inputs (``config.input_names``); each array is
+    header-checked like :func:`read_array` and shaped ``(N,) + spec.shape``.
+
+    Raises
+    ------
+    ModelFileError
+        For a missing or unreadable file, or arrays named otherwise.
+    InputShapeError
+        For a wrong shape or dtype, or arrays of different lengths.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"input file {path} {why_not_a_file(path)}; pass an .npz with "
+                             f"the arrays {config.input_names}")
+    if path.suffix.lower() != ".npz":
+        raise ModelFileError(f"{path}: '{config.name}' takes the inputs {config.input_names}; "
+                             f"pass an .npz holding one array per input name")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelFileError(f"{path} is not a readable .npz archive ({exc})") from None
+    with archive:
+        members = {i.filename[:-4]: i for i in archive.infolist() if i.filename.endswith(".npy")}
+        if sorted(members) != sorted(config.input_names):
+            raise ModelFileError(f"{path} holds the arrays {sorted(members)}; '{config.name}' "
+                                 f"takes {config.input_names}: save one array per input name")
+        try:
+            for name, info in members.items():
+                with archive.open(info) as f:
+                    _check_header(f, info.file_size, f"{path}:{info.filename}")
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ModelFileError(f"{path} is not a readable .npz archive ({exc})") from None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = [npz[name] for name in config.input_names]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ModelFileError(f"{path} is not a readable .npz archive ({exc})") from None
+    batches = [_as_batch(path, arrays[0], config)]
+    for spec, x in zip(config.extra_inputs, arrays[1:]):
+        if x.shape[1:] != tuple(spec.shape) or x.ndim != len(spec.shape) + 1:
+            raise InputShapeError(f"{path}: array '{spec.name}' of shape {x.shape} is no batch "
+                                  f"of the input's shape {tuple(spec.shape)}")
+        if not spec.dtype.startswith("float") and x.dtype.kind not in "iu":
+            raise InputShapeError(f"{path}: array '{spec.name}' holds {x.dtype} values; the "
+                                  f"input takes integers ({spec.dtype})")
+        batches.append(x.astype(np.float32 if spec.dtype.startswith("float") else spec.dtype))
+    if len({len(b) for b in batches}) > 1:
+        raise InputShapeError(f"{path}: the arrays hold {[len(b) for b in batches]} samples; "
+                              f"give every input the same number")
+    return batches
+
+
 def _read_npz(path):
     try:
         archive = zipfile.ZipFile(path)

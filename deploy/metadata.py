@@ -21,8 +21,11 @@ artifact : dict
     ``precision`` (``"float32"``, ``"float16"``, ``"int8"``, ``"dynamic_range"``),
     ``layout`` of its input tensor (onnx2tf turns NCHW into NHWC),
     ``input_dtype`` of that tensor (``"int8"`` for full-integer TFLite),
-    ``input_names`` and ``output_names`` (its tensors), ``dynamic_batch``
-    (whether it takes any batch size), ``quantization`` (None, or
+    ``input_names`` and ``output_names`` (its tensors, inputs in the order of
+    ``config.inputs``, outputs in the MXNet model's order), ``input_shapes``
+    (optional: one list per input, batch axis first, ``null`` for an axis the
+    artifact leaves free, e.g. ONNX's sequence length; TFLite's are fixed),
+    ``dynamic_batch`` (whether it takes any batch size), ``quantization`` (None, or
     ``{"input": {"dtype", "scale", "zero_point"}, "output": {...}}`` as the
     interpreter reports them), ``sha256`` (of the artifact file; None in the
     copy embedded in an ONNX file, which cannot hold its own hash),
@@ -50,7 +53,7 @@ from gluon_dl.utils.io import atomic_write_text
 FORMAT_VERSION = 2
 METADATA_KEY = "gluon_dl"
 SIDECAR_SUFFIX = ".json"
-FORMATS = ("onnx", "tflite", "mxnet")
+FORMATS = ("onnx", "tflite", "mxnet")  # the built-in ones; plug-in formats add their names
 PRECISIONS = ("float32", "float16", "int8", "dynamic_range")
 SIDECAR, EMBEDDED, ARGUMENT = "sidecar", "embedded", "argument"  # where metadata came from
 MAX_METADATA_BYTES = 16 << 20  # a thousand labels take 20 KB; more is not metadata
@@ -58,11 +61,12 @@ MAX_NESTING = 32  # gluon-dl metadata nests 5 levels deep
 OPT_OUT = ("pass verify_checksum=False to deploy.runtime.load (gluon-dl predict "
            "--no-verify-checksum) to run it anyway")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_FORMAT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=None,
                    dynamic_batch=False, output_names=(), artifact_input_dtype=None,
-                   quantization=None, graph_sha256=None, producer=None):
+                   quantization=None, graph_sha256=None, producer=None, input_shapes=None):
     """The metadata dict of one artifact, its hashes still unset.
 
     :func:`write_sidecar` records the SHA-256 of the written files.
@@ -90,6 +94,8 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=
         For ONNX: the SHA-256 of the serialized graph (:func:`onnx_graph_sha256`).
     producer : dict, optional
         Versions of the tools that made the artifact, e.g. ``{"onnx2tf": "1.19.16"}``.
+    input_shapes : sequence of sequence, optional
+        The artifact's input shapes, one per input name, None for a free axis.
 
     Returns
     -------
@@ -123,6 +129,9 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=
     }
     if graph_sha256 is not None:
         meta["artifact"]["graph_sha256"] = graph_sha256
+    if input_shapes is not None:
+        meta["artifact"]["input_shapes"] = [
+            [None if d is None else int(d) for d in shape] for shape in input_shapes]
     try:
         return validate(meta, source=f"metadata of the {fmt} artifact")
     except ModelFileError as exc:
@@ -278,7 +287,8 @@ def _is_quant(value):
 
 # artifact key -> (requirement for the message, check of the value)
 _ARTIFACT_FIELDS = {
-    "format": (f"one of {', '.join(FORMATS)}", lambda v: v in FORMATS),
+    "format": (f"a format name such as {', '.join(FORMATS)}",
+               lambda v: isinstance(v, str) and _FORMAT_NAME.fullmatch(v) is not None),
     "precision": (f"one of {', '.join(PRECISIONS)}", lambda v: v in PRECISIONS),
     "layout": ("the config's layout", None),  # checked with the config
     "input_dtype": (f"one of {', '.join(DTYPES)}", lambda v: v in DTYPES),
@@ -292,18 +302,27 @@ _ARTIFACT_FIELDS = {
     "files": ("an object {file name: sha256}", lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and k and _is_hash(h) for k, h in v.items())),
     "graph_sha256": ("64 lower-case hex digits", _is_hash),
+    "input_shapes": ("a list of shapes (lists of positive integers or null)",
+                     lambda v: isinstance(v, list) and all(
+                         isinstance(s, list) and all(d is None or (
+                             isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                             for d in s) for s in v)),
 }
+_OPTIONAL_FIELDS = ("graph_sha256", "input_shapes")
 
 
 def _check_artifact(artifact, config, source):
-    required = tuple(k for k in _ARTIFACT_FIELDS if k != "graph_sha256")
-    _check_keys(artifact, required, ("graph_sha256",), source, "artifact.")
+    required = tuple(k for k in _ARTIFACT_FIELDS if k not in _OPTIONAL_FIELDS)
+    _check_keys(artifact, required, _OPTIONAL_FIELDS, source, "artifact.")
     for key, (requirement, check) in _ARTIFACT_FIELDS.items():
         if key not in artifact:
             continue
         value = artifact[key]
         if key == "layout":
             ok = value in _artifact_layouts(config.layout)
+        elif key in ("input_names", "input_shapes"):
+            ok = bool(check(value)) and len(value) == len(config.inputs)
+            requirement += f" (one per input of the config: {len(config.inputs)})"
         else:
             ok = check(value)
         if not ok:

@@ -77,7 +77,10 @@ def quantize_mxnet(net, calib_data, *, batch_size=64, num_calib_examples=None,
     from mxnet.contrib import quantization
 
     ctx = ctx or mx.cpu()
+    _check_inputs(net)
+    net = _single_input(net)
     calib = _calibration_array(calib_data)
+    exclude_operators = _check_quantizable(net, calib[:1], exclude_operators)
     n = len(calib) if num_calib_examples is None else min(num_calib_examples, len(calib))
     loader = _CalibLoader(calib[:n], min(batch_size, n))
     logger = logging.getLogger("gluon_dl.quantize")
@@ -94,6 +97,85 @@ def quantize_mxnet(net, calib_data, *, batch_size=64, num_calib_examples=None,
                               f"names with exclude_layers=[...] or quantize on CPU") from exc
     qnet.hybridize(static_alloc=True, static_shape=True)
     return qnet
+
+
+# Operators oneDNN's int8 pass cannot take: recurrent layers, lookups of integer
+# ids and the batched products of attention stay float in MXNet 1.9, and the
+# calibration of the rest of such a graph is unreliable.
+_UNQUANTIZABLE = {"RNN": "recurrent layer", "Embedding": "embedding lookup",
+                  "one_hot": "one-hot encoding of ids", "batch_dot": "attention product",
+                  "_contrib_interleaved_matmul_selfatt_qk": "attention product"}
+# MXNet's quantized elemwise_mul takes only int8 inputs and dies on the uint8
+# output of a ReLU (MobileNetV3's squeeze-excitation gates); it stays float.
+_ALWAYS_FLOAT = ("elemwise_mul",)
+
+
+def _single_input(net):
+    """``net``, a SymbolBlock behind a block that takes exactly one input.
+
+    quantize_net calls the network with ``(data, label)`` and drops the label
+    on the TypeError a one-input block raises; a SymbolBlock raises none, but
+    caches that two-argument call, and every later call fails.
+    """
+    import mxnet as mx
+    if not isinstance(net, mx.gluon.SymbolBlock):
+        return net
+
+    class SingleInput(mx.gluon.HybridBlock):
+        def __init__(self, inner):
+            super().__init__(prefix="")
+            self.inner = inner
+
+        def hybrid_forward(self, F, x):
+            return self.inner(x)
+
+    wrapped = SingleInput(net)
+    wrapped.hybridize()
+    return wrapped
+
+
+def _check_inputs(net):
+    """Refuse, from the block's config, what MXNet int8 cannot calibrate: several inputs, ids."""
+    config = getattr(net, "config", None)
+    if config is None:
+        return
+    if len(config.inputs) > 1:
+        raise ConversionError(f"MXNet int8 quantization calibrates models with one input; "
+                              f"'{config.name}' takes {config.input_names}: export TFLite "
+                              f"dynamic-range int8 instead (precision='dynamic_range')")
+    if not config.takes_floats:
+        raise ConversionError(f"MXNet int8 (oneDNN) quantizes convolutional and dense networks "
+                              f"on float inputs; '{config.name}' takes {config.input_dtype} "
+                              f"token ids: export TFLite dynamic-range int8 instead "
+                              f"(precision='dynamic_range')")
+
+
+def _check_quantizable(net, sample, exclude_operators):
+    """Refuse graphs MXNet int8 cannot quantize; return the operators to keep in float32."""
+    import json
+
+    import mxnet as mx
+    if not isinstance(net, mx.gluon.SymbolBlock) and not net._active:
+        net.hybridize()
+    try:
+        net(mx.nd.array(sample))
+    except mx.base.MXNetError as exc:
+        raise ConversionError(f"MXNet int8 quantization runs {type(net).__name__} on one "
+                              f"input; it failed on a batch of shape {sample.shape}: "
+                              f"{str(exc).strip().splitlines()[0]}; it takes one float "
+                              f"input (models with several inputs cannot be calibrated)") from None
+    inputs, sym = net._cached_graph
+    nodes = json.loads(sym.tojson())["nodes"]
+    for node in nodes:
+        if node["op"] in _UNQUANTIZABLE:
+            raise ConversionError(
+                f"MXNet int8 (oneDNN) quantizes convolutional and dense networks; "
+                f"{type(net).__name__} has the {_UNQUANTIZABLE[node['op']]} '{node['name']}' "
+                f"(operator {node['op']}): export TFLite dynamic-range int8 instead "
+                f"(deploy.export.tflite, precision='dynamic_range')")
+    ops = {node["op"] for node in nodes}
+    keep = list(exclude_operators or [])
+    return keep + [op for op in _ALWAYS_FLOAT if op in ops and op not in keep]
 
 
 def _check_arguments(calib_mode, quantized_dtype, batch_size, num_calib_examples):

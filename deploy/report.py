@@ -6,6 +6,9 @@ import dataclasses
 import gzip
 import json
 from pathlib import Path
+from typing import Optional
+
+import numpy as np
 
 from gluon_dl.utils.io import atomic_output_path, atomic_write_text
 
@@ -17,6 +20,7 @@ COLUMNS = (
     ("accuracy", "accuracy", "{:.2%}"),
     ("agreement", "top-1 agreement", "{:.2%}"),
     ("latency_ms", "batch-1 ms (median)", "{:.3f}"),
+    ("max_abs_error", "max abs error", "{:.3g}"),
 )
 
 
@@ -25,7 +29,10 @@ class ArtifactResult:
     """Measurements of one artifact run in one runtime.
 
     ``agreement`` is the share of held-out samples on which the artifact's
-    top-1 class equals the reference fp32 model's.
+    top-1 class equals the reference float32 MXNet model's; ``accuracy``
+    needs true labels.  Both are None where they do not apply (no labels, a
+    model that is no classifier); ``max_abs_error`` compares every output
+    with the reference's.
     """
 
     artifact: str
@@ -33,12 +40,15 @@ class ArtifactResult:
     path: str
     size_bytes: int
     gzip_bytes: int
-    accuracy: float
-    agreement: float
+    accuracy: Optional[float]
+    agreement: Optional[float]
     latency_ms: float
+    max_abs_error: Optional[float] = None
 
     def cell(self, key, fmt):
         value = getattr(self, key)
+        if value is None:
+            return "n/a"
         if key.endswith("_bytes"):
             value = value / 1024
         return fmt.format(value)
@@ -52,6 +62,70 @@ def file_sizes(paths):
         raw += len(data)
         packed += len(gzip.compress(data, compresslevel=9, mtime=0))
     return raw, packed
+
+
+def evaluate_artifacts(artifacts, inputs, reference, labels=None, latency_runs=100, log=print):
+    """Run every artifact in every installed runtime that runs it; one row each.
+
+    Parameters
+    ----------
+    artifacts : list of (str, list of Path)
+        ``(label, files)``: the model file first, then the files it needs.
+    inputs : list of numpy.ndarray
+        Raw inputs (what :meth:`deploy.runtime.Predictor.predict` takes), one
+        array per model input.
+    reference : list of numpy.ndarray
+        The reference model's outputs on ``inputs`` (its first output decides
+        top-1 agreement when it holds one score per class).
+    labels : numpy.ndarray, optional
+        True classes, for the accuracy column.
+    latency_runs : int
+        Batch-1 calls timed per artifact and runtime (the median is reported).
+
+    Returns
+    -------
+    list of ArtifactResult
+    """
+    from .runtime import available_backends, benchmark_latency, load
+
+    results = []
+    for label, files in artifacts:
+        size, packed = file_sizes(files)
+        for backend in available_backends(files[0]):
+            predictor = load(files[0], backend=backend)
+            outputs = predictor.predict(*inputs)
+            outputs = outputs if isinstance(outputs, list) else [outputs]
+            top1 = _top1(outputs[0])
+            ref_top1 = _top1(reference[0])
+            sample = inputs[0][0] if len(inputs) == 1 else [x[0] for x in inputs]
+            latency = float(np.median(benchmark_latency(
+                predictor, sample, runs=latency_runs,
+                warmup=max(3, latency_runs // 10))))
+            results.append(ArtifactResult(
+                artifact=label, runtime=predictor.backend, path=str(Path(files[0]).name),
+                size_bytes=size, gzip_bytes=packed,
+                accuracy=None if labels is None or top1 is None else
+                float(np.mean(top1 == labels)),
+                agreement=None if top1 is None else float(np.mean(top1 == ref_top1)),
+                latency_ms=latency * 1e3, max_abs_error=_max_error(outputs, reference)))
+            done = results[-1]
+            log(f"ran {label} in {predictor.backend}: " + (
+                f"accuracy {done.accuracy:.2%}" if done.accuracy is not None else
+                f"max abs error {done.max_abs_error:.3g} vs the MXNet model"))
+    return results
+
+
+def _top1(scores):
+    scores = np.asarray(scores)
+    return scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else None
+
+
+def _max_error(outputs, reference):
+    if len(outputs) != len(reference) or any(
+            np.shape(o) != np.shape(r) for o, r in zip(outputs, reference)):
+        return None
+    return max(float(np.abs(np.asarray(o, np.float32) - np.asarray(r, np.float32)).max())
+               for o, r in zip(outputs, reference))
 
 
 def format_table(results):
@@ -84,19 +158,30 @@ def to_markdown(results, summary=None):
     return "\n".join(lines) + "\n"
 
 
-def write_reports(results, out_dir, summary=None, stem="report"):
-    """Write ``report.json``, ``report.md`` and ``report.png`` into ``out_dir``."""
+def write_reports(results, out_dir, summary=None, stem="report", title=None):
+    """Write ``report.json``, ``report.md`` and ``report.png`` (titled ``title``) into ``out_dir``."""
     out_dir = Path(out_dir)
     payload = {"summary": summary or {}, "results": [dataclasses.asdict(r) for r in results]}
     paths = {
         "json": atomic_write_text(out_dir / f"{stem}.json", json.dumps(payload, indent=2) + "\n"),
         "markdown": atomic_write_text(out_dir / f"{stem}.md", to_markdown(results, summary)),
     }
-    paths["png"] = plot_results(results, out_dir / f"{stem}.png")
+    paths["png"] = plot_results(results, out_dir / f"{stem}.png",
+                                **({"title": title} if title else {}))
     return paths
 
 
-def plot_results(results, path, title="LeNet-5 on held-out MNIST: what each artifact costs"):
+def _quality(results):
+    """The quality measure every row has: accuracy, else agreement, else max abs error."""
+    for key, name in (("accuracy", "held-out accuracy (%)"),
+                      ("agreement", "top-1 agreement with MXNet (%)")):
+        values = [getattr(r, key) for r in results]
+        if all(v is not None for v in values):
+            return [100 * v for v in values], name
+    return [r.max_abs_error for r in results], "max abs error vs MXNet"
+
+
+def plot_results(results, path, title="What each artifact costs"):
     """Bar charts of size, accuracy and latency per artifact/runtime."""
     import matplotlib
     matplotlib.use("Agg")
@@ -114,13 +199,16 @@ def plot_results(results, path, title="LeNet-5 on held-out MNIST: what each arti
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
     ax = axes[1]
-    acc = [100 * r.accuracy for r in results]
-    ax.barh(list(y), acc, color="tab:green")
-    lo = max(0.0, min(acc) - 2)
-    ax.set_xlim(lo, 100)
-    ax.set_xlabel("held-out accuracy (%)")
-    for i, a in zip(y, acc):
-        ax.text(a, i, f" {a:.2f}", va="center", fontsize=8)
+    metric, name = _quality(results)
+    ax.barh(list(y), [np.nan if v is None else v for v in metric], color="tab:green")
+    known = [v for v in metric if v is not None]
+    if known and name.endswith("(%)"):
+        ax.set_xlim(max(0.0, min(known) - 2), 100)
+    ax.set_xlabel(name)
+    for i, a in zip(y, metric):
+        if a is not None:
+            ax.text(a, i, f" {a:.2f}" if name.endswith("(%)") else f" {a:.2g}", va="center",
+                    fontsize=8)
     ax = axes[2]
     ax.barh(list(y), [r.latency_ms for r in results], color="tab:orange")
     ax.set_xlabel("batch-1 latency, median (ms)")

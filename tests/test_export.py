@@ -353,7 +353,8 @@ def test_failed_verification_keeps_good_onnx(net, tmp_path, monkeypatch):
     def failing_verify(*args, **kwargs):
         raise VerificationError("simulated disagreement")
 
-    monkeypatch.setattr(onnx_export, "_verify", failing_verify)
+    from deploy.export import _pipeline
+    monkeypatch.setattr(_pipeline, "_verify", failing_verify)
     with pytest.raises(VerificationError):
         onnx_export.export(net, good)
     assert _snapshot(tmp_path) == {"m.onnx": b"good model"}

@@ -169,8 +169,8 @@ class _FakeSession:
         self.inputs = [TensorSpec("data", shape, "float32")]
         self.outputs = [TensorSpec("out", (None, 10), "float32")]
 
-    def run(self, x):
-        return [self.fn(x)]
+    def run(self, feeds):
+        return [self.fn(feeds[0])]
 
 
 def test_scale_to_range_maps_pixels_onto_the_input_range():
@@ -238,7 +238,7 @@ def _drop(section, key):
     (_drop("config", "name"), r"lacks the required fields \['name'\]"),
     (_set("config", "colour", "red"), r"unknown ModelConfig fields \['colour'\]"),
     (_set("artifact", "layout", "NHWT"), r"artifact\.layout must be the config's layout 'NCHW'"),
-    (_set("artifact", "format", "pt"), r"artifact\.format must be one of onnx, tflite, mxnet"),
+    (_set("artifact", "format", "P T"), r"artifact\.format must be a format name such as onnx"),
     (_set("artifact", "precision", "fp32"), r"artifact\.precision must be one of"),
     (_set("artifact", "input_names", "data"), r"artifact\.input_names"),
     (_set("artifact", "dynamic_batch", "no"), r"artifact\.dynamic_batch must be true or false"),

@@ -30,8 +30,8 @@ class FakeSession:
         self.inputs = [TensorSpec("data", (None,) + config.input_shape, config.input_dtype)]
         self.outputs = [TensorSpec("out", out_shape, "float32")]
 
-    def run(self, x):
-        return [self.fn(x)]
+    def run(self, feeds):
+        return [self.fn(feeds[0])]
 
 
 def _predictor(fn=None, config=LENET, out_shape=(None, 10)):

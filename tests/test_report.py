@@ -40,3 +40,15 @@ def test_write_reports_writes_json_markdown_png(tmp_path):
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "tflite-int8" in paths["markdown"].read_text()
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+
+
+def test_missing_measures_read_n_a_and_plot_falls_back(tmp_path):
+    rows = [ArtifactResult("onnx-float32", "onnxruntime", "m.onnx", 1000, 500, None, None, 0.1,
+                           max_abs_error=2e-7),
+            ArtifactResult("tflite-int8", "litert", "m.tflite", 400, 300, None, None, 0.1,
+                           max_abs_error=0.03)]
+    lines = format_table(rows).splitlines()
+    assert lines[2].count("n/a") == 2 and "2e-07" in lines[2] and "0.03" in lines[3]
+    paths = write_reports(rows, tmp_path, title="generator")
+    assert json.loads(paths["json"].read_text())["results"][0]["accuracy"] is None
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gluon_dl.config import ModelConfig
-from gluon_dl.errors import ArgumentError
+from gluon_dl.errors import ArgumentError, InputShapeError, NonFiniteError
 from gluon_dl.utils.io import atomic_output_path
 
 from ..metadata import channels_last, sidecar_path  # noqa: F401 (tflite uses channels_last)
@@ -73,6 +73,82 @@ def default_inputs(config, n=8, seed=0):
                 img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))[None]
     raw = lo + (hi - lo) * np.clip(raw, 0.0, 1.0)
     return config.normalize(raw)
+
+
+def sample_inputs(config, n=8, seed=0):
+    """``n`` normalized samples of every input of ``config``, in ``config.inputs`` order.
+
+    The primary input comes from :func:`default_inputs`; extra inputs are
+    drawn uniformly from their value range (token ids, valid lengths, noise).
+    """
+    rng = np.random.RandomState(seed + 1)
+    arrays = [default_inputs(config, n=n, seed=seed)]
+    for spec in config.extra_inputs:
+        lo, hi = spec.value_range
+        size = (n,) + tuple(spec.shape)
+        if spec.dtype.startswith("float"):
+            arrays.append(rng.uniform(lo, hi, size=size).astype(spec.dtype))
+        else:
+            arrays.append(rng.randint(int(lo), int(hi), size=size).astype(spec.dtype))
+    return arrays
+
+
+def as_input_list(inputs, config, what="inputs"):
+    """``inputs`` (one array, a sequence in ``config.inputs`` order, or ``{name: array}``) as a list.
+
+    Raises
+    ------
+    InputShapeError
+        For another number of inputs than the config has, or unknown names.
+    """
+    names = config.input_names
+    if isinstance(inputs, dict):
+        unknown = sorted(set(inputs) - set(names))
+        missing = [n for n in names if n not in inputs]
+        if unknown or missing:
+            raise InputShapeError(f"{what} of '{config.name}' are named {names}; got "
+                                  f"{sorted(inputs)} (missing {missing}, unknown {unknown})")
+        return [np.asarray(inputs[n]) for n in names]
+    if isinstance(inputs, (list, tuple)):
+        if len(inputs) != len(names):
+            raise InputShapeError(f"'{config.name}' takes {len(names)} inputs {names}; {what} "
+                                  f"hold {len(inputs)}")
+        return [np.asarray(x) for x in inputs]
+    if len(names) != 1:
+        raise InputShapeError(f"'{config.name}' takes {len(names)} inputs {names}; pass {what} "
+                              f"as a list in that order or a dict by name, not one array")
+    return [np.asarray(inputs)]
+
+
+def check_calib(calib_data, config):
+    """Calibration inputs as a list of arrays, one per input, refusing nonsense.
+
+    Messages say ``calib_data`` and the expected ``(N, ...)`` shape of the
+    input at fault.
+    """
+    arrays = as_input_list(calib_data, config, "calib_data")
+    checked = []
+    for spec, calib in zip(config.inputs, arrays):
+        label = "calib_data" if len(arrays) == 1 else f"calib_data['{spec.name}']"
+        if calib.dtype.kind not in "biuf":
+            raise InputShapeError(f"{label} must be a numeric array of normalized inputs; got "
+                                  f"dtype {calib.dtype}")
+        sample = tuple(spec.shape)
+        layout = f" in layout {config.layout}" if spec.name == config.input_name else ""
+        if calib.ndim != len(sample) + 1 or calib.shape[1:] != sample or len(calib) == 0:
+            raise InputShapeError(
+                f"{label} must be normalized inputs shaped "
+                f"(N{''.join(', ' + str(d) for d in sample)}){layout}; got {calib.shape}")
+        if len(calib) != len(arrays[0]):
+            raise InputShapeError(f"{label} holds {len(calib)} samples, the first input "
+                                  f"{len(arrays[0])}; give every input the same samples")
+        if calib.dtype.kind == "f" and not np.isfinite(calib).all():
+            bad = np.flatnonzero(~np.isfinite(calib.reshape(len(calib), -1)).all(axis=1))
+            raise NonFiniteError(f"{label} samples {bad[:8].tolist()} hold NaN or Inf; int8 "
+                                 f"ranges calibrated on them would be meaningless: drop them")
+        dtype = np.float32 if spec.dtype.startswith("float") else spec.dtype
+        checked.append(calib.astype(dtype, copy=False))
+    return checked
 
 
 class Captured:

@@ -42,16 +42,19 @@ class VerifyResult:
 
 def verify(artifact_path, reference, inputs, *, atol=None, rtol=None, min_agreement=None,
            backend=None):
-    """Run ``artifact_path`` through :func:`deploy.runtime.load` and compare.
+    """Run ``artifact_path`` through :func:`deploy.runtime.load` and compare every output.
 
     Parameters
     ----------
     artifact_path : str or Path
         An exported model with its metadata sidecar.
-    reference : mxnet.gluon.Block, Predictor or numpy.ndarray
-        The model the artifact came from, or its outputs on ``inputs``.
-    inputs : numpy.ndarray
-        Normalized inputs in the model's layout (what the network sees).
+    reference : mxnet.gluon.Block, Predictor, numpy.ndarray or list of them
+        The model the artifact came from, or its outputs on ``inputs`` (a
+        list for several outputs, in the MXNet model's order).
+    inputs : numpy.ndarray, list or dict
+        Normalized inputs in the model's layout (what the network sees): one
+        array, or one per input (a list in ``config.inputs`` order or a dict
+        by name).
     atol, rtol, min_agreement : float, optional
         Tolerances; each defaults to :data:`TOLERANCES` for the artifact's
         precision (None there: that check is skipped).
@@ -61,11 +64,14 @@ def verify(artifact_path, reference, inputs, *, atol=None, rtol=None, min_agreem
     Returns
     -------
     VerifyResult
+        Errors over all outputs; top-1 agreement on the first output when it
+        holds one score per class.
 
     Raises
     ------
     VerificationError
-        When the artifact is outside the tolerances; names the artifact and numbers.
+        When the artifact is outside the tolerances, or returns other outputs
+        (count, order or shape) than the reference; names the artifact and numbers.
     """
     from ..runtime import load
     predictor = load(artifact_path, backend=backend)
@@ -76,44 +82,76 @@ def verify(artifact_path, reference, inputs, *, atol=None, rtol=None, min_agreem
     min_agreement = defaults["min_agreement"] if min_agreement is None else min_agreement
     if atol is not None and rtol is None:
         rtol = 0.0
-    inputs = np.asarray(inputs)
-    out = _first(predictor.predict(inputs, normalize=False))
-    ref = _first(reference_outputs(reference, inputs)).astype(np.float32)
-    if out.shape != ref.shape:
-        raise VerificationError(f"{artifact_path} returns outputs of shape {out.shape}, the "
-                                f"reference {ref.shape}; the export dropped or reordered outputs")
-    err = np.abs(out.astype(np.float32) - ref)
+    inputs = _as_list(inputs, predictor.config)
+    outs = _listed(predictor.predict(*inputs, normalize=False))
+    refs = [np.asarray(r).astype(np.float32) for r in _listed(reference_outputs(reference,
+                                                                                inputs))]
+    _check_structure(artifact_path, predictor, outs, refs)
+    errs = [np.abs(o.astype(np.float32) - r) for o, r in zip(outs, refs)]
     agreement = None
+    out, ref = outs[0], refs[0]
     if ref.ndim == 2 and ref.shape[1] > 1:
         agreement = float(np.mean(out.argmax(axis=1) == ref.argmax(axis=1)))
-    result = VerifyResult(str(artifact_path), predictor.backend, precision, len(inputs),
-                          float(err.max()), float(err.mean()), agreement, atol, rtol,
-                          min_agreement)
-    _check(result, err, ref)
+    max_err = max(float(e.max()) if e.size else 0.0 for e in errs)
+    mean_err = float(np.mean([e.mean() for e in errs if e.size])) if any(e.size for e in errs) \
+        else 0.0
+    result = VerifyResult(str(artifact_path), predictor.backend, precision, len(inputs[0]),
+                          max_err, mean_err, agreement, atol, rtol, min_agreement)
+    _check(result, errs, refs)
     return result
 
 
 def reference_outputs(reference, inputs, batch_size=64):
-    """Outputs of ``reference`` (Gluon block, Predictor or array) on normalized ``inputs``."""
+    """Outputs of ``reference`` (Gluon block, Predictor or arrays) on normalized ``inputs``.
+
+    ``inputs`` is one array or a list with one array per model input; the
+    result is one array for a single-output model, else a list in the
+    model's output order.
+    """
     if isinstance(reference, np.ndarray):
         return reference
+    if isinstance(reference, (list, tuple)) and all(isinstance(r, np.ndarray)
+                                                    for r in reference):
+        return list(reference)
+    arrays = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    arrays = [np.asarray(x) for x in arrays]
     if hasattr(reference, "predict"):  # a deploy.runtime Predictor
-        return reference.predict(inputs, normalize=False)
+        return reference.predict(*arrays, normalize=False)
     import mxnet as mx
     parts = []
-    for i in range(0, len(inputs), batch_size):
-        out = reference(mx.nd.array(inputs[i:i + batch_size], dtype=inputs.dtype))
-        parts.append((out[0] if isinstance(out, (list, tuple)) else out).asnumpy())
-    return np.concatenate(parts)
+    for i in range(0, len(arrays[0]), batch_size):
+        out = reference(*[mx.nd.array(x[i:i + batch_size], dtype=x.dtype) for x in arrays])
+        parts.append([o.asnumpy() for o in (out if isinstance(out, (list, tuple)) else [out])])
+    outs = [np.concatenate(group) for group in zip(*parts)]
+    return outs[0] if len(outs) == 1 else outs
 
 
-def _first(out):
-    return np.asarray(out[0] if isinstance(out, list) else out)
+def _as_list(inputs, config):
+    from ._common import as_input_list
+    return as_input_list(inputs, config, "verification inputs")
 
 
-def _check(result, err, ref):
+def _listed(out):
+    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else [np.asarray(out)]
+
+
+def _check_structure(path, predictor, outs, refs):
+    if len(outs) != len(refs):
+        raise VerificationError(f"{path} returns {len(outs)} outputs, the reference "
+                                f"{len(refs)}; the export dropped outputs")
+    shapes = [o.shape for o in outs]
+    expected = [r.shape for r in refs]
+    if shapes != expected:
+        names = predictor.metadata["artifact"]["output_names"]
+        raise VerificationError(f"{path} returns outputs of shapes {shapes}, the reference "
+                                f"{expected} (outputs {names}); the export dropped or "
+                                f"reordered outputs")
+
+
+def _check(result, errs, refs):
     problems = []
-    if result.atol is not None and not np.all(err <= result.atol + result.rtol * np.abs(ref)):
+    if result.atol is not None and not all(
+            np.all(err <= result.atol + result.rtol * np.abs(ref)) for err, ref in zip(errs, refs)):
         problems.append(f"max abs error {result.max_abs_error:.3g} exceeds atol {result.atol:g} "
                         f"+ rtol {result.rtol:g} * |reference|")
     if result.min_agreement is not None and result.top1_agreement is not None \

@@ -6,14 +6,12 @@ Works for any hybridizable block and for the ``SymbolBlock`` that
 import json
 from pathlib import Path
 
-import numpy as np
-
 from gluon_dl.errors import ArgumentError, ConversionError
 from gluon_dl.utils.deps import require
 
-from ..metadata import build_metadata, write_sidecar
-from . import _common
-from ._verify import verify as _verify
+from . import _pipeline
+from ._registry import Converted, register_format
+from ._trace import trace
 
 SYMBOL_SUFFIX = "-symbol.json"
 
@@ -25,21 +23,23 @@ def export(net, path_prefix, *, config=None, precision=None, epoch=0, verify=Tru
     Parameters
     ----------
     net : mxnet.gluon.HybridBlock
-        Hybridized and run once on a zero batch here if it never ran (blocks
-        with deferred initialization only know their shapes after a forward).
+        Hybridized and run once on ``config.inputs`` here if it never ran
+        (blocks with deferred initialization only know their shapes after a
+        forward).
     path_prefix : str or Path
         e.g. ``"artifacts/lenet5"`` -> ``artifacts/lenet5-symbol.json``.
     config : ModelConfig, optional
         Defaults to ``net.config``; required for a SymbolBlock.
     precision : str, optional
-        Recorded in the metadata; default: ``"int8"`` when the graph holds
-        quantize_net's operators, else ``"float32"``.
+        ``"int8"`` quantizes a float block first (needs calibration, see
+        :func:`deploy.export.export_all`); default: ``"int8"`` when the graph
+        already holds quantize_net's operators, else ``"float32"``.
     epoch : int
         The NNNN of the params file.
     verify : bool
         Reload the files with the MXNet backend and compare with ``net``.
-    verify_inputs : numpy.ndarray, optional
-        Normalized inputs in the model's layout for the check.
+    verify_inputs : numpy.ndarray, list or dict, optional
+        Normalized inputs (one array per input) for the check.
 
     Returns
     -------
@@ -52,57 +52,68 @@ def export(net, path_prefix, *, config=None, precision=None, epoch=0, verify=Tru
     ArgumentError
         For a block without a config, a plain (non-hybrid) Block, or a bad
         ``epoch``.
-    ConversionError
-        For a block with several inputs.
     """
-    mx = require("mxnet", "cpu", "MXNet export")
-    config = _common.resolve_config(net, config)
+    require("mxnet", "cpu", "MXNet export")
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= 9999:
         raise ArgumentError(f"epoch must be an integer from 0 to 9999 (the NNNN of the .params "
                             f"file), got {epoch!r}")
     prefix = Path(path_prefix)
     target = prefix.with_name(prefix.name + SYMBOL_SUFFIX)
-    params_target = prefix.with_name(f"{prefix.name}-{epoch:04d}.params")
-    sym, input_name = traced_symbol(net, config)
-    with _common.staging_dir(target) as stage:
-        net.export(str(stage / prefix.name), epoch=epoch)
-        staged = stage / target.name
-        meta = build_metadata(config, fmt="mxnet", precision=precision or _precision(sym),
-                              input_names=[input_name], dynamic_batch=True,
-                              output_names=sym.list_outputs(), producer={"mxnet": mx.__version__})
-        write_sidecar(staged, meta, companions=[stage / params_target.name])
-        if verify:
-            inputs = verify_inputs if verify_inputs is not None else _common.default_inputs(config)
-            _verify(staged, net, inputs)
-        _common.publish(stage / params_target.name, params_target, with_sidecar=False)
-        _common.publish(staged, target)
-    return target
+    if precision is None:
+        from ._common import resolve_config
+        precision = _precision(trace(net, resolve_config(net, config)).symbol)
+    return _pipeline.run("mxnet", net, {precision: target}, config=config, verify=verify,
+                         verify_inputs=verify_inputs, epoch=epoch)[precision]
+
+
+def _filename(stem, precision):
+    return f"{stem}{SYMBOL_SUFFIX}" if precision == "float32" else \
+        f"{stem}_{precision}{SYMBOL_SUFFIX}"
+
+
+@register_format("mxnet", precisions=("float32", "int8"), filename=_filename)
+def convert(job):
+    """The MXNet format's conversion step: ``net.export`` (int8 through quantize_net first).
+
+    A block already quantized by :func:`deploy.quantize.quantize_mxnet` is
+    written as it is.
+    """
+    import mxnet as mx
+    epoch = job.options.get("epoch", 0)
+    out = {}
+    for precision in job.targets:
+        net = job.net
+        if precision == "int8" and _precision(job.trace.symbol) != "int8":
+            net = _quantized(job)
+        sym = trace(net, job.config).symbol  # a first forward: export needs the graph
+        staged = job.staged(precision)
+        prefix = staged.name[:-len(SYMBOL_SUFFIX)]
+        net.export(str(staged.parent / prefix), epoch=epoch)
+        params = staged.with_name(f"{prefix}-{epoch:04d}.params")
+        out[precision] = Converted(staged, dict(
+            dynamic_batch=True, output_names=list(sym.list_outputs()),
+            producer={"mxnet": mx.__version__}), companions=(params,))
+    return out
+
+
+def _quantized(job):
+    from ..quantize import quantize_mxnet
+    if job.calib is None:
+        raise _pipeline.calibration_needed("mxnet", ["int8"], job.config)
+    if len(job.config.inputs) != 1:
+        raise ConversionError(f"MXNet int8 quantization (quantize_net) calibrates models with "
+                              f"one input; '{job.config.name}' takes {job.config.input_names}: "
+                              f"export it as float32, or int8 with the TFLite format")
+    return quantize_mxnet(job.net, job.calib[0])
 
 
 def traced_symbol(net, config):
-    """The block's symbol and input name, after a first forward if it never ran."""
-    import mxnet as mx
-    if getattr(net, "_cached_op", None) is None:
-        if not isinstance(net, mx.gluon.SymbolBlock) and not net._active:
-            net.hybridize()
-        net(mx.nd.zeros(config.batch_shape, dtype=_mx_dtype(config)))
-    if not getattr(net, "_cached_graph", None):
-        raise ArgumentError(f"{type(net).__name__} did not build a graph: export needs a "
-                            f"HybridBlock (a plain Block cannot be exported)")
-    inputs, sym = net._cached_graph
-    names = [s.name for s in inputs]
-    if len(names) != 1:
-        raise ConversionError(f"{type(net).__name__} takes inputs {names}; exporters handle "
-                              f"models with one input")
-    return sym, names[0]
+    """The block's symbol and the name of its (first) input, after a first forward if needed."""
+    traced = trace(net, config)
+    return traced.symbol, traced.input_names[0]
 
 
 def _precision(sym):
     # quantize_net inserts _contrib_quantize(_v2) and _contrib_quantized_* operators.
     ops = {node["op"] for node in json.loads(sym.tojson())["nodes"]}
     return "int8" if any(op.startswith("_contrib_quantize") for op in ops) else "float32"
-
-
-def _mx_dtype(config):
-    return "float32" if str(config.input_dtype).startswith("float") else np.dtype(
-        config.input_dtype).name

@@ -6,9 +6,12 @@ the model is re-stamped with the opset its operators follow (then converted to
 the requested opset if that differs).  onnxsim then folds MXNet's many
 Flatten/Reshape/constant nodes; that turned MXNet's LSTM/GRU graphs from
 rejected into converted by onnx2tf.
+
+Every input of the model's config becomes a graph input (name, dtype and
+shape from ``config.inputs``; the batch axis and the sequence axis of token
+inputs are free), and the outputs keep the MXNet model's order and names.
 """
 import contextlib
-import json
 import warnings
 from pathlib import Path
 
@@ -17,30 +20,32 @@ import numpy as np
 from gluon_dl.errors import ArgumentError, ConversionError
 from gluon_dl.utils.deps import require
 
-from ..metadata import (METADATA_KEY, build_metadata, onnx_graph_sha256, to_json,
-                        write_sidecar)
-from . import _common
-from ._verify import verify as _verify
-from .mxnet import traced_symbol
+from ..metadata import METADATA_KEY, onnx_graph_sha256, to_json
+from . import _common, _pipeline
+from ._registry import Converted, register_format
+from ._trace import blame
 
 MXNET_OPSET = 13  # the newest opset mx2onnx (MXNet 1.9.1) writes converters for
 BATCH_DIM = "N"  # name of the dynamic batch axis
+SEQUENCE_DIM = "T"  # name of the primary input's dynamic sequence axis
 
 
 def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_batch=True,
-           verify=True, verify_inputs=None):
+           dynamic_sequence=True, verify=True, verify_inputs=None):
     """Write ``net`` as an ONNX model plus its metadata sidecar.
 
     Parameters
     ----------
     net : mxnet.gluon.HybridBlock
-        Hybridized and run once here if it never ran.
+        Hybridized and run once here on ``config.inputs`` if it never ran.
     path : str or Path
         Output ``.onnx`` file; the metadata is embedded in its ``metadata_props``
         (key ``"gluon_dl"``, with the SHA-256 of the graph) and written to
         ``path + ".json"`` (with the SHA-256 of the whole file too).
     config : ModelConfig, optional
-        Defaults to ``net.config``.
+        Defaults to ``net.config``.  Every input of ``config.inputs`` becomes
+        a graph input of that name, shape and dtype, in that order; outputs
+        keep the MXNet model's order and names.
     opset : int
         ONNX opset of the result (13 is what mx2onnx writes; others go
         through onnx's version converter).
@@ -48,10 +53,12 @@ def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_
         Run onnxsim (recommended before onnx2tf).
     dynamic_batch : bool
         Leave the batch axis free (named ``"N"``) instead of fixing it to 1.
+    dynamic_sequence : bool
+        Leave the sequence axis of token inputs free (see :func:`sequence_axes`).
     verify : bool
-        Run the file with onnxruntime and compare with ``net`` (atol 1e-4).
-    verify_inputs : numpy.ndarray, optional
-        Normalized inputs in the model's layout for the check.
+        Run the file with onnxruntime and compare every output with ``net``.
+    verify_inputs : numpy.ndarray, list or dict, optional
+        Normalized inputs (one array per input) for the check.
 
     Returns
     -------
@@ -67,36 +74,79 @@ def export(net, path, *, config=None, opset=MXNET_OPSET, simplify=True, dynamic_
     VerificationError
         When onnxruntime's outputs differ from MXNet's.
     """
-    mx = require("mxnet", "cpu", "ONNX export")
-    onnx = require("onnx", "convert", "ONNX export")
-    config = _common.resolve_config(net, config)
     path = Path(path)
     if path.suffix != ".onnx":
         raise ArgumentError(f"ONNX export path must end in .onnx (the runtime picks its "
                             f"backend by suffix), got {path}")
-    sym, input_name = traced_symbol(net, config)
-    _check_supported(sym, net)
-    with _common.staging_dir(path) as stage:
-        model = _mx2onnx(net, config, stage, dynamic_batch)
-        model = _set_opset(model, opset, path)
-        _check_model(model, path)
-        if simplify:
-            model = _simplify(model, path)
-        meta = build_metadata(
-            config, fmt="onnx", precision="float32", input_names=[model.graph.input[0].name],
-            dynamic_batch=dynamic_batch, output_names=[o.name for o in model.graph.output],
-            graph_sha256=graph_sha256(model),
-            producer={"mxnet": mx.__version__, "onnx": onnx.__version__, "opset": opset})
-        embed_metadata(model, meta)
-        staged = stage / path.name
-        onnx.save(model, str(staged))
-        _check_graph_sha256(staged, meta)
-        write_sidecar(staged, meta)
-        if verify:
-            inputs = verify_inputs if verify_inputs is not None else _common.default_inputs(config)
-            _verify(staged, net, inputs, backend="onnxruntime")
-        _common.publish(staged, path)
-    return path
+    return _pipeline.run("onnx", net, {"float32": path}, config=config, verify=verify,
+                         verify_inputs=verify_inputs, opset=opset, simplify=simplify,
+                         dynamic_batch=dynamic_batch, dynamic_sequence=dynamic_sequence)["float32"]
+
+
+@register_format("onnx", precisions=("float32",), suffix=".onnx")
+def convert(job):
+    """The ONNX format's conversion step (see :func:`export` for the options)."""
+    options = dict(job.options)
+    path = job.staged("float32")
+    model = to_onnx(job.net, job.config, job.trace, job.stage / "mx2onnx", path, **options)
+    fields = _fields(model, job.config, options.get("opset", MXNET_OPSET),
+                     options.get("dynamic_batch", True))
+    onnx = require("onnx", "convert", "ONNX export")
+    onnx.save(model, str(path))
+    return {"float32": Converted(path, fields, embed=_embed_file)}
+
+
+def to_onnx(net, config, traced, work, path, *, opset=MXNET_OPSET, simplify=True,
+            dynamic_batch=True, dynamic_sequence=True):
+    """The checked (and simplified) ModelProto of a traced block; ``path`` names it in errors."""
+    require("mxnet", "cpu", "ONNX export")
+    require("onnx", "convert", "ONNX export")
+    _check_supported(traced, net)
+    work.mkdir(parents=True, exist_ok=True)
+    model = _mx2onnx(net, config, traced, work, dynamic_batch, dynamic_sequence)
+    model = _set_opset(model, opset, path)
+    _check_model(model, path)
+    if simplify:
+        model = _simplify(model, path)
+    return model
+
+
+def sequence_axes(config):
+    """``{input name: {axis: dim name}}`` of the axes ONNX leaves free besides the batch.
+
+    The ``"T"`` axis of the primary input's layout is the sequence length;
+    an integer extra input whose first axis has that length (a decoder's
+    tokens, segment ids) gets its own free axis ``"T_<name>"``, since source
+    and target lengths may differ.  Models without a ``"T"`` axis get none.
+    """
+    if "T" not in config.layout:
+        return {}
+    axis = config.layout.index("T")
+    length = config.input_shape[axis - 1]
+    axes = {config.input_name: {axis: SEQUENCE_DIM}}
+    for spec in config.extra_inputs:
+        if not spec.dtype.startswith("float") and spec.shape[:1] == (length,):
+            axes[spec.name] = {1: f"{SEQUENCE_DIM}_{spec.name}"}
+    return axes
+
+
+def _fields(model, config, opset, dynamic_batch):
+    import mxnet as mx
+    import onnx
+    shapes = [[d.dim_value or None for d in value.type.tensor_type.shape.dim]
+              for value in model.graph.input]
+    return dict(input_names=[i.name for i in model.graph.input], dynamic_batch=dynamic_batch,
+                output_names=[o.name for o in model.graph.output], input_shapes=shapes,
+                graph_sha256=graph_sha256(model),
+                producer={"mxnet": mx.__version__, "onnx": onnx.__version__, "opset": opset})
+
+
+def _embed_file(path, meta):
+    import onnx
+    model = onnx.load(str(path))
+    embed_metadata(model, meta)
+    onnx.save(model, str(path))
+    _check_graph_sha256(path, meta)
 
 
 def embed_metadata(model, meta):
@@ -127,12 +177,10 @@ def _check_graph_sha256(path, meta):
                               f"one whose SHA-256 the metadata records; export again")
 
 
-def _check_supported(sym, net):
+def _check_supported(traced, net):
     import mxnet as mx
     supported = set(mx.onnx.get_operator_support(MXNET_OPSET))
-    nodes = json.loads(sym.tojson())["nodes"]
-    missing = [f"{n['name']} ({n['op']})" for n in nodes
-               if n["op"] != "null" and n["op"] not in supported]
+    missing = [f"{name} ({op})" for name, op in traced.operators if op not in supported]
     if missing:
         listed = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5
                                            else "")
@@ -143,41 +191,88 @@ def _check_supported(sym, net):
             f"to ONNX: export the float model and quantize with the TFLite exporter")
 
 
-def _mx2onnx(net, config, stage, dynamic_batch):
-    """Run mx2onnx on the block's export; return the loaded ModelProto."""
+def _mx2onnx(net, config, traced, stage, dynamic_batch, dynamic_sequence):
+    """Run mx2onnx on the block's export; the ModelProto with MXNet's inputs and outputs."""
     import mxnet as mx
     import onnx
     net.export(str(stage / "mxnet"))
-    dtype = np.float32 if str(config.input_dtype).startswith("float") else np.dtype(
-        config.input_dtype)
+    specs = config.inputs
+    free = sequence_axes(config) if dynamic_sequence else {}
+    dynamic = [tuple(None if i == 0 or i in free.get(s.name, {}) else d
+                     for i, d in enumerate((1,) + tuple(s.shape))) for s in specs]
     try:
-        with warnings.catch_warnings(), _onnx_believes_opset(MXNET_OPSET):
+        # quiet(): on failure mx2onnx prints every parameter's shape.
+        with warnings.catch_warnings(), _onnx_believes_opset(MXNET_OPSET), _common.quiet():
             # mx2onnx uses onnx.mapping, which onnx 1.15 deprecates on every call.
             warnings.simplefilter("ignore", DeprecationWarning)
             mx.onnx.export_model(
                 str(stage / "mxnet-symbol.json"), str(stage / "mxnet-0000.params"),
-                in_shapes=[config.batch_shape], in_types=[dtype],
-                onnx_file_path=str(stage / "mxnet.onnx"), dynamic=dynamic_batch,
-                dynamic_input_shapes=[(None,) + tuple(config.input_shape)] if dynamic_batch
-                else None)
-    except (AttributeError, NotImplementedError, ValueError, KeyError, TypeError,
+                in_shapes=[(1,) + tuple(s.shape) for s in specs],
+                in_types=[np.dtype(s.dtype) for s in specs],
+                onnx_file_path=str(stage / "mxnet.onnx"), dynamic=dynamic_batch or bool(free),
+                dynamic_input_shapes=dynamic if (dynamic_batch or free) else None)
+    except (AttributeError, NotImplementedError, ValueError, KeyError, TypeError, IndexError,
             mx.MXNetError) as exc:
-        raise ConversionError(
-            f"MXNet's ONNX exporter failed on {type(net).__name__}: {exc}. Rewrite the layer it "
-            f"names with exportable operators (explicit reshape sizes instead of -3/-4, "
-            f"broadcasting instead of repeat)") from exc
+        raise blame(exc, net, "MXNet's ONNX exporter on", traced) from exc
     model = onnx.load(str(stage / "mxnet.onnx"))
-    # mx2onnx lists every weight as a graph input too; keep the real inputs only.
-    weights = {init.name for init in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in weights]
-    del model.graph.input[:]
-    model.graph.input.extend(inputs)
+    _keep_real_inputs(model, config.input_names)
+    _restore_outputs(model, traced.output_names, net)
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if dynamic_batch and dims:
+            dims[0].dim_param = BATCH_DIM
+        for axis, name in free.get(value.name, {}).items():
+            dims[axis].dim_param = name
     if dynamic_batch:
-        for value in list(model.graph.input) + list(model.graph.output):
+        for value in model.graph.output:
             dims = value.type.tensor_type.shape.dim
             if dims and not dims[0].dim_value:
                 dims[0].dim_param = BATCH_DIM
     return model
+
+
+def _keep_real_inputs(model, names):
+    """Drop the weights mx2onnx lists as graph inputs; order the rest as the config does."""
+    by_name = {i.name: i for i in model.graph.input}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConversionError(f"MXNet's ONNX exporter dropped the inputs {missing}; the model "
+                              f"does not use them: remove them from its config")
+    inputs = [by_name[n] for n in names]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+
+
+def _restore_outputs(model, mx_names, net):
+    """Give the graph outputs MXNet's names and order (mx2onnx drops "_output", reorders)."""
+    by_name = {o.name: o for o in model.graph.output}
+    order = []
+    for mx_name in mx_names:
+        onnx_name = mx_name[:-len("_output")] if mx_name.endswith("_output") else mx_name
+        name = mx_name if mx_name in by_name else onnx_name
+        if name not in by_name:
+            raise ConversionError(
+                f"the ONNX graph of {type(net).__name__} has the outputs {sorted(by_name)}, "
+                f"none of them MXNet's output {mx_name}; export with simplify=False or report "
+                f"the layer that makes it")
+        order.append((by_name[name], mx_name))
+    for value, mx_name in order:
+        _rename_tensor(model.graph, value.name, mx_name)
+    del model.graph.output[:]
+    model.graph.output.extend(value for value, _ in order)
+
+
+def _rename_tensor(graph, old, new):
+    if old == new:
+        return
+    for node in graph.node:
+        for field in (node.input, node.output):
+            for i, name in enumerate(field):
+                if name == old:
+                    field[i] = new
+    for value in list(graph.output) + list(graph.value_info):
+        if value.name == old:
+            value.name = new
 
 
 @contextlib.contextmanager

@@ -15,13 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gluon_dl.errors import ArgumentError, ConversionError, InputShapeError, NonFiniteError
+from gluon_dl.errors import ArgumentError, ConversionError
 from gluon_dl.utils.deps import require
 
-from ..metadata import build_metadata, config_from, read_metadata, write_sidecar
-from . import _common
-from ._verify import reference_outputs
-from ._verify import verify as _verify
+from . import _common, _pipeline
+from ._registry import Converted, register_format
 
 # our precision name -> the suffix of onnx2tf's output file
 PRECISIONS = {
@@ -99,8 +97,7 @@ def export_many(model, out_dir, *, precisions=("float32", "float16", "int8"), st
     dict
         precision -> Path.
     """
-    config = _config(model, config)
-    stem = stem or config.name
+    stem = stem or _pipeline.model_config(model, config, "tflite").name
     targets = {p: Path(out_dir) / f"{stem}_{p}.tflite" for p in precisions}
     return _export(model, targets, config=config, calib_data=calib_data, **kwargs)
 
@@ -108,14 +105,6 @@ def export_many(model, out_dir, *, precisions=("float32", "float16", "int8"), st
 def _export(model, targets, *, config=None, calib_data=None, batch_size=1,
             quant_type="per-channel", opset=13, simplify=True, verify=True, verify_inputs=None,
             reference=None):
-    unknown = [p for p in targets if p not in PRECISIONS]
-    if unknown:
-        raise ArgumentError(f"unknown TFLite precision(s) {unknown}; choose from "
-                            f"{list(PRECISIONS)}")
-    if any(p in _CALIBRATED for p in targets) and calib_data is None:
-        raise ArgumentError("int8 TFLite export needs calib_data: a few hundred normalized "
-                            "inputs in the model's layout (e.g. training images shaped "
-                            "N x C x H x W)")
     if batch_size is not None and (isinstance(batch_size, bool)
                                    or not isinstance(batch_size, int) or batch_size < 1):
         raise ArgumentError(f"batch_size must be a positive integer or None (dynamic), got "
@@ -123,59 +112,67 @@ def _export(model, targets, *, config=None, calib_data=None, batch_size=1,
     if quant_type not in ("per-channel", "per-tensor"):
         raise ArgumentError(f"quant_type must be 'per-channel' or 'per-tensor', got "
                             f"{quant_type!r}")
+    return _pipeline.run("tflite", model, targets, config=config, calib_data=calib_data,
+                         verify=verify, verify_inputs=verify_inputs, reference=reference,
+                         batch_size=batch_size, quant_type=quant_type, opset=opset,
+                         simplify=simplify)
+
+
+@register_format("tflite", precisions=tuple(PRECISIONS), suffix=".tflite",
+                 calibrated=_CALIBRATED, accepts_files=(".onnx",))
+def convert(job):
+    """The TFLite format's conversion step: ONNX (written here, or given) through onnx2tf.
+
+    Options: ``batch_size`` (default 1), ``quant_type``, ``opset``, ``simplify``.
+    """
+    options = {"batch_size": 1, "quant_type": "per-channel", "opset": 13, "simplify": True,
+               **job.options}
     onnx2tf = require("onnx2tf", "convert", "TFLite conversion")
-    config = _config(model, config)
-    calib = None if calib_data is None else _check_calib(calib_data, config)
-    first = next(iter(targets.values()))
-    with _common.staging_dir(first) as stage:
-        onnx_path, reference = _onnx_source(model, config, stage, reference, opset, simplify)
-        written = _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size,
-                           quant_type)
-        staged = {p: _finish(written[p], stage / targets[p].name, p, config) for p in targets}
-        if verify:
-            _verify_all(staged, reference, config, calib, verify_inputs)
-        for p, target in targets.items():
-            _common.publish(staged[p], target)
-    return dict(targets)
+    onnx_path = _onnx_source(job, options)
+    from . import _graphfix  # static shapes and rewrites onnx2tf converts faithfully
+    onnx_path = _graphfix.prepare(onnx_path, job.stage / "graphfix" / Path(onnx_path).name,
+                                  options["batch_size"], job.config)
+    written = _convert(onnx2tf, onnx_path, job.stage, job.config, job.calib, job.targets,
+                       options["batch_size"], options["quant_type"])
+    return {p: _finish(written[p], job.staged(p), p, job.config) for p in job.targets}
 
 
-def _config(model, config):
-    if config is not None:
-        return config
-    if isinstance(model, (str, os.PathLike)):
-        return config_from(read_metadata(model), source=f"metadata of {model}")
-    return _common.resolve_config(model, None)
-
-
-def _check_calib(calib_data, config):
-    calib = np.asarray(calib_data)
-    if calib.dtype.kind not in "biuf":
-        raise InputShapeError(f"calib_data must be a numeric array of normalized inputs; got "
-                              f"dtype {calib.dtype}")
-    calib = calib.astype(np.float32, copy=False)
-    sample = tuple(config.input_shape)
-    if calib.ndim != len(sample) + 1 or calib.shape[1:] != sample or len(calib) == 0:
-        raise InputShapeError(
-            f"calib_data must be normalized inputs shaped (N, {', '.join(map(str, sample))}) "
-            f"in layout {config.layout}; got {calib.shape}")
-    if not np.isfinite(calib).all():
-        bad = np.flatnonzero(~np.isfinite(calib.reshape(len(calib), -1)).all(axis=1))
-        raise NonFiniteError(f"calib_data samples {bad[:8].tolist()} hold NaN or Inf; int8 "
-                             f"ranges calibrated on them would be meaningless: drop them")
-    return calib
-
-
-def _onnx_source(model, config, stage, reference, opset, simplify):
-    """The ONNX file to convert and the reference to verify against."""
-    if isinstance(model, (str, os.PathLike)):
-        if reference is None:
-            from ..runtime import load
-            reference = load(model, backend="onnxruntime")
-        return Path(model), reference
+def _onnx_source(job, options):
+    """The ONNX file to convert: the given one, or the block's export (sequence axes fixed)."""
+    if job.source is not None:
+        return _fixed_sequence(job.source, job.config, job.stage / "onnx")
     from . import onnx as onnx_export
-    path = onnx_export.export(model, stage / "onnx" / f"{config.name}.onnx", config=config,
-                              opset=opset, simplify=simplify, verify=False)
-    return path, model if reference is None else reference
+    path = job.stage / "onnx" / f"{job.config.name}.onnx"
+    model = onnx_export.to_onnx(job.net, job.config, job.trace, job.stage / "onnx", path,
+                                opset=options["opset"], simplify=options["simplify"],
+                                dynamic_sequence=False)
+    import onnx
+    onnx.save(model, str(path))
+    return path
+
+
+def _fixed_sequence(path, config, work):
+    """``path``, or a copy whose free axes other than the batch take the config's sizes.
+
+    TFLite models have fixed shapes (recorded in their metadata); an ONNX
+    model's free sequence length is fixed to the config's here.
+    """
+    import onnx
+    model = onnx.load(str(path))
+    changed = False
+    shapes = {spec.name: (None,) + tuple(spec.shape) for spec in config.inputs}
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        for axis, dim in enumerate(dims):
+            if axis and not dim.dim_value and value.name in shapes:
+                dim.dim_value = shapes[value.name][axis]
+                changed = True
+    if not changed:
+        return Path(path)
+    work.mkdir(parents=True, exist_ok=True)
+    fixed = work / Path(path).name
+    onnx.save(model, str(fixed))
+    return fixed
 
 
 def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quant_type):
@@ -210,30 +207,41 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
 
 def _calibration_files(work, source, config, calib):
     """Write onnx2tf's calibration data; return its custom_input_op_name_np_data_path."""
-    data = calib if calib is not None else _common.default_inputs(config)
-    perm = [config.layout.index(axis) for axis in _common.channels_last(config.layout)]
-    np.save(work / "calib.npy", np.ascontiguousarray(data.transpose(perm)))  # TF layout
+    data = calib if calib is not None else _common.sample_inputs(config)
+    names = _onnx_input_names(source, config)
     if len(config.input_shape) == 3 and config.input_shape[0] == 3:
         # onnx2tf loads (or else downloads) this sample for 3-channel inputs even when
         # given data; it is unused then, so zeros do.
         np.save(work / _ONNX2TF_SAMPLE, np.zeros((20, 128, 128, 3), np.float32))
-    # onnx2tf feeds the converter (sample - mean) / std with the batch axis of each
-    # sample dropped: mean 0 and std 1 keep the (already normalized) values exact, and
-    # their full rank broadcasts the batch axis back (a 3-D sample fails Conv2D).
-    ones = [1] * data.ndim
-    return [[_onnx_input_name(source), str(work / "calib.npy"),
-             np.zeros(ones, np.float32), np.ones(ones, np.float32)]]
+    entries = []
+    for spec, name, array in zip(config.inputs, names, data):
+        if spec.name == config.input_name:
+            perm = [config.layout.index(axis) for axis in _common.channels_last(config.layout)]
+            array = array.transpose(perm)  # TF layout
+        elif array.ndim > 2:
+            raise ConversionError(f"input '{spec.name}' of {source} has shape {array.shape[1:]}; "
+                                  f"the TFLite exporter takes extra inputs of at most one axis "
+                                  f"besides the batch (onnx2tf would transpose them)")
+        file = work / f"calib_{len(entries)}.npy"
+        dtype = np.float32 if array.dtype.kind == "f" else array.dtype
+        np.save(file, np.ascontiguousarray(array.astype(dtype)))
+        # onnx2tf feeds the converter (sample - mean) / std with the batch axis of each
+        # sample dropped: mean 0 and std 1 keep the (already normalized) values exact, and
+        # their full rank broadcasts the batch axis back (a 3-D sample fails Conv2D).
+        ones = [1] * array.ndim
+        entries.append([name, str(file), np.zeros(ones, np.float32), np.ones(ones, np.float32)])
+    return entries
 
 
-def _onnx_input_name(path):
+def _onnx_input_names(path, config):
     import onnx
     model = onnx.load(str(path), load_external_data=False)
     weights = {init.name for init in model.graph.initializer}
     names = [i.name for i in model.graph.input if i.name not in weights]
-    if len(names) != 1:
-        raise ConversionError(f"{path} has inputs {names}; the TFLite exporter handles models "
-                              f"with one input")
-    return names[0]
+    if sorted(names) != sorted(config.input_names):
+        raise ConversionError(f"{path} has inputs {names}; its config describes "
+                              f"{config.input_names}: export the ONNX model with this config")
+    return config.input_names
 
 
 @contextlib.contextmanager
@@ -265,33 +273,49 @@ def _conversion_error(onnx_path, log, exc):
 
 
 def _finish(written, staged, precision, config):
-    """Rename onnx2tf's file, read its input spec and write its sidecar."""
+    """Rename onnx2tf's file and read what its metadata records."""
     written.replace(staged)
-    details = _interpreter_details(staged)
-    inp, outputs = details["input"], details["outputs"]
+    inputs, outputs = _interpreter_details(staged, config)
+    inp = inputs[0]
     layout = _artifact_layout(config, inp["shape_signature"], staged)
     quantization = None
-    if np.dtype(inp["dtype"]).kind in "iu":
+    # token ids are integer inputs too, but unquantized (scale 0)
+    if np.dtype(inp["dtype"]).kind in "iu" and _quant(inp)["scale"] > 0 \
+            and _quant(outputs[0])["scale"] > 0:
         quantization = {"input": _quant(inp), "output": _quant(outputs[0])}
     import onnx2tf
     import tensorflow as tf
-    meta = build_metadata(
-        config, fmt="tflite", precision=precision, artifact_layout=layout,
-        input_names=[inp["name"]], dynamic_batch=int(inp["shape_signature"][0]) < 0,
+    return Converted(staged, dict(
+        artifact_layout=layout, input_names=[d["name"] for d in inputs],
+        input_shapes=[[int(s) if s > 0 else None for s in d["shape_signature"]] for d in inputs],
+        dynamic_batch=int(inp["shape_signature"][0]) < 0,
         output_names=[o["name"] for o in outputs], quantization=quantization,
         artifact_input_dtype=np.dtype(inp["dtype"]).name,
-        producer={"onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__})
-    write_sidecar(staged, meta)
-    return staged
+        producer={"onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__}))
 
 
-def _interpreter_details(path):
+def _interpreter_details(path, config):
+    """The interpreter's input details in ``config.inputs`` order, and its output details."""
     import tensorflow as tf
     interpreter = tf.lite.Interpreter(model_path=str(path))
     inputs = interpreter.get_input_details()
-    if len(inputs) != 1:
-        raise ConversionError(f"{path} has {len(inputs)} inputs; expected one")
-    return {"input": inputs[0], "outputs": interpreter.get_output_details()}
+    ordered = [_matching(inputs, k, spec.name, path) for k, spec in enumerate(config.inputs)] \
+        if len(inputs) > 1 else inputs
+    if len(inputs) != len(config.inputs):
+        raise ConversionError(f"{path} has {len(inputs)} inputs; its config describes "
+                              f"{config.input_names}")
+    return ordered, interpreter.get_output_details()
+
+
+def _matching(details, position, name, path):
+    # onnx2tf names inputs after the ONNX ones (TensorFlow may add "serving_default_" and
+    # ":0"), or "inputs_<k>" for the k-th ONNX input, which follows config.inputs.
+    plain = [re.sub(r"^serving_default_|:\d+$", "", d["name"]) for d in details]
+    found = [d for d, n in zip(details, plain) if n in (name, f"inputs_{position}")]
+    if len(found) != 1:
+        raise ConversionError(f"{path}: no single TFLite input is named like the model input "
+                              f"'{name}' ({[d['name'] for d in details]})")
+    return found[0]
 
 
 def _artifact_layout(config, signature, path):
@@ -311,21 +335,3 @@ def _quant(detail):
     scale, zero_point = detail["quantization"]
     return {"dtype": np.dtype(detail["dtype"]).name, "scale": float(scale),
             "zero_point": int(zero_point)}
-
-
-def _verify_all(staged, reference, config, calib, verify_inputs):
-    """Verify every staged model; reference outputs are computed once per input set."""
-    sets = {}
-    for precision, path in staged.items():
-        if verify_inputs is not None:
-            key, inputs = "given", verify_inputs
-        elif precision in _CALIBRATED or precision == "dynamic_range":
-            key = "quant"
-            inputs = calib[:64] if calib is not None else _common.default_inputs(config, n=64)
-        else:
-            key, inputs = "float", _common.default_inputs(config)
-        if key not in sets:
-            inputs = np.asarray(inputs, dtype=np.float32)
-            sets[key] = (inputs, reference_outputs(reference, inputs))
-        inputs, expected = sets[key]
-        _verify(path, expected, inputs)

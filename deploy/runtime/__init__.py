@@ -8,10 +8,10 @@
 Backends ("litert", "tflite-runtime" for .tflite, "onnxruntime" for .onnx and
 "mxnet" for ``-symbol.json`` exports) import their library only when they open
 a model, so importing this package imports numpy and nothing else heavy.  A new
-backend is one module that defines it with ``@register_backend`` plus one
-import line below.
+backend is one module of :mod:`deploy.runtime.backends` that defines it with
+``@register_backend``; the package imports every module it holds.
 """
-from . import _mxnet, _onnxruntime, _tflite  # noqa: F401  (their @register_backend run)
+from . import backends  # noqa: F401  (imports every backend module: their decorators run)
 from ._backends import (Backend, Session, TensorSpec, available_backends, list_backends,
                         register_backend, select_backend)
 from ._predictor import Predictor, benchmark_latency, load

@@ -1,8 +1,8 @@
 """The backend registry: which library runs which model file.
 
-Each backend module (``_tflite``, ``_onnxruntime``, ``_mxnet``) defines its
-backends and registers them with :func:`register_backend` where they are
-defined.  Registration order is preference order: the first available
+Each backend module (:mod:`deploy.runtime.backends`: ``tflite``,
+``onnxruntime``, ``mxnet``) defines its backends and registers them with
+:func:`register_backend` where they are defined.  Registration order is preference order: the first available
 backend for a file's suffix runs it unless the caller names one.
 """
 import dataclasses
@@ -51,8 +51,9 @@ class Session:
     inputs = ()
     outputs = ()
 
-    def run(self, x):
-        """Run one batch ``x`` (artifact layout and dtype); return a list of outputs."""
+    def run(self, feeds):
+        """Run one batch: ``feeds`` holds one array per entry of ``inputs``, in that order
+        (artifact layout and dtype); return the list of outputs in ``outputs`` order."""
         raise NotImplementedError
 
 

@@ -100,16 +100,59 @@ class Predictor:
         self.path, self.backend, self.metadata = Path(path), backend, metadata
         self.config = _metadata.config_from(metadata, source=f"metadata of {self.path}")
         self._session = session
-        if len(session.inputs) != 1:
-            raise ModelFileError(f"{path} has {len(session.inputs)} inputs; the predictor runs "
-                                 f"models with one input")
-        self._input = session.inputs[0]
+        self._feed_order = self._match_inputs(session, metadata)
+        self._tensors = [session.inputs[i] for i in self._feed_order]  # config.inputs order
+        self._input = self._tensors[0]
         self.layout = self.config.layout
         self.artifact_layout = metadata["artifact"]["layout"]
         self._perm = tuple(self.layout.index(axis) for axis in self.artifact_layout)
         self._model_shape = self.config.batch_shape
         self._sample_shape = self._model_shape[1:]
+        self._free = self._free_axes(metadata)
         self._batch = self._fixed_batch()
+
+    def _free_axes(self, metadata):
+        """Per input, the sample axes (model layout, batch excluded) of any size in the artifact.
+
+        An ONNX model's sequence length, say: its metadata's ``input_shapes``
+        has null there.
+        """
+        shapes = metadata["artifact"].get("input_shapes")
+        free = [set() for _ in self.config.inputs]
+        if shapes is None:
+            return free
+        for k, shape in enumerate(shapes):
+            for axis, size in enumerate(shape):
+                model_axis = self._perm[axis] if k == 0 else axis
+                if size is None and model_axis > 0:
+                    free[k].add(model_axis - 1)
+        return free
+
+    def _match_inputs(self, session, metadata):
+        """For each input of the config, the index of the session's input that takes it."""
+        specs = self.config.inputs
+        if len(session.inputs) != len(specs):
+            raise ModelFileError(
+                f"{self.path} has {len(session.inputs)} inputs, its metadata describes "
+                f"{len(specs)} ({self.config.input_names}); the metadata belongs to another "
+                f"model: re-export it")
+        if len(specs) == 1:
+            return [0]
+        names = [t.name for t in session.inputs]
+        order = []
+        for spec, recorded in zip(specs, metadata["artifact"]["input_names"]):
+            hits = [i for i, n in enumerate(names) if n in (recorded, spec.name)]
+            if len(hits) != 1:
+                raise ModelFileError(f"{self.path}: its inputs are {names}, none of them the "
+                                     f"'{recorded}' its metadata records for '{spec.name}'; "
+                                     f"re-export the model")
+            order.append(hits[0])
+        return order
+
+    @property
+    def input_names(self):
+        """Names of the model's inputs, the order :meth:`predict` takes them in."""
+        return self.config.input_names
 
     @property
     def labels(self):
@@ -129,51 +172,59 @@ class Predictor:
     def output_details(self):
         return [spec.to_dict() for spec in self._session.outputs]
 
-    def predict(self, x, normalize=True):
+    def predict(self, *inputs, normalize=True):
         """Run the model on raw inputs.
 
         Parameters
         ----------
-        x : array_like
-            A batch ``(N, *input_shape)`` or one sample ``input_shape``, in the
-            model's layout (``self.layout``): floats in the config's
-            ``input_range`` (or already normalized, see ``normalize``), or
-            integer ids in ``[low, high)`` for token models.
+        *inputs : array_like, or one dict
+            One array per model input in the order of :attr:`input_names`
+            (``predict(x)`` for a single-input model, ``predict(src, tgt,
+            valid_len)`` for a seq2seq one), or one ``{name: array}`` dict.
+            Each is a batch ``(N, *shape)`` or one sample ``shape``; the
+            primary input in the model's layout (``self.layout``): floats in
+            the config's ``input_range`` (or already normalized, see
+            ``normalize``), or integer ids in ``[low, high)`` for token models.
         normalize : bool
-            Apply the config's ``(x - mean) / std``; pass False for inputs
-            that are already normalized (their range is then not checked).
+            Apply the config's ``(x - mean) / std`` to the primary input; pass
+            False for inputs that are already normalized (their range is then
+            not checked).
 
         Returns
         -------
         numpy.ndarray or list of numpy.ndarray
-            float32 outputs with a batch axis (a list for several outputs).
+            float32 outputs with a batch axis (a list for several outputs, in
+            the MXNet model's order: ``metadata["artifact"]["output_names"]``).
 
         Raises
         ------
         InputShapeError
-            For a wrong shape, a non-numeric dtype (complex, object, strings),
-            float ids, ids outside ``[low, high)`` or floats far outside
-            ``input_range``; the message names the samples.
+            For a missing, extra or unknown input, a wrong shape, a
+            non-numeric dtype (complex, object, strings), float ids, ids
+            outside ``[low, high)``, floats far outside the input's range or
+            inputs with different batch sizes; the message names the input
+            and the samples.
         NonFiniteError
             For NaN/Inf in the inputs, or in the outputs (a damaged model).
         """
-        batch = self.preprocess(x, normalize=normalize)
-        outputs = self._run(batch)
+        feeds = self._feeds(inputs, normalize)
+        outputs = self._run(feeds)
         for y in outputs:
             self._check_output(y)
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def predict_labels(self, x, normalize=True):
+    def predict_labels(self, *inputs, normalize=True):
         """The top-1 label of each sample (the index as a string without labels)."""
-        return [best[0][1] for best in self.top_k(x, 1, normalize=normalize)]
+        return [best[0][1] for best in self.top_k(*inputs, k=1, normalize=normalize)]
 
-    def top_k(self, x, k, normalize=True):
+    def top_k(self, *inputs, k=None, normalize=True):
         """The ``k`` highest-scoring classes of each sample, best first.
 
         Parameters
         ----------
-        x : array_like
-            As for :meth:`predict`.
+        *inputs : array_like
+            As for :meth:`predict`; ``top_k(x, 3)`` still reads the last
+            positional argument of a single-input model as ``k``.
         k : int
             At least 1; more than the number of classes gives them all.
 
@@ -189,9 +240,11 @@ class Predictor:
             For ``k < 1``, or a model whose output is not one score per class
             (``(N, classes)``).
         """
+        if k is None and len(inputs) == len(self._tensors) + 1:
+            *inputs, k = inputs
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ArgumentError(f"top-k needs k >= 1 classes per sample, got {k!r}")
-        scores = self.predict(x, normalize=normalize)
+        scores = self.predict(*inputs, normalize=normalize)
         if isinstance(scores, list) or scores.ndim != 2:
             shapes = [s.shape for s in scores] if isinstance(scores, list) else scores.shape
             raise ArgumentError(
@@ -202,16 +255,61 @@ class Predictor:
         return [[(int(i), labels[i] if i < len(labels) else str(i), float(row[i]))
                  for i in np.argsort(-row, kind="stable")[:k]] for row in scores]
 
-    def preprocess(self, x, normalize=True):
-        """``x`` as the artifact takes it: checked, normalized, transposed, quantized."""
-        batch = self.check_inputs(x, check_range=normalize)
-        if normalize:
-            batch = self.config.normalize(batch)
-        batch = np.ascontiguousarray(batch.transpose(self._perm))
-        return _quantize(batch, self._input)
+    def preprocess(self, *inputs, normalize=True):
+        """The inputs as the artifact takes them: checked, normalized, transposed, quantized.
+
+        Returns one array for a single-input model, else a list with one
+        array per input of the artifact, in the order its runtime lists them.
+        """
+        feeds = self._feeds(inputs, normalize)
+        return feeds[0] if len(feeds) == 1 else feeds
+
+    def _feeds(self, inputs, normalize):
+        arrays = self._collect(inputs)
+        single = _fits(np.shape(arrays[0]), self._sample_shape, self._free[0])
+        batches = []
+        for i, (spec, x) in enumerate(zip(self.config.inputs, arrays)):
+            if i == 0:
+                batch = self.check_inputs(x, check_range=normalize)
+                if normalize:
+                    batch = self.config.normalize(batch)
+                batch = np.ascontiguousarray(batch.transpose(self._perm))
+            else:
+                batch = self._check_extra(spec, x, single, check_range=normalize)
+            batches.append(batch)
+        sizes = {spec.name: len(b) for spec, b in zip(self.config.inputs, batches)}
+        if len(set(sizes.values())) > 1:
+            raise InputShapeError(f"{self.path.name}: every input needs the same number of "
+                                  f"samples; got {sizes}")
+        quantized = [_quantize(b, t) for b, t in zip(batches, self._tensors)]
+        feeds = [None] * len(quantized)
+        for k, index in enumerate(self._feed_order):
+            feeds[index] = quantized[k]
+        return feeds
+
+    def _collect(self, inputs):
+        """The positional or by-name inputs as a list in ``config.inputs`` order."""
+        names = self.config.input_names
+        if len(inputs) == 1 and isinstance(inputs[0], dict):
+            given = inputs[0]
+            unknown = sorted(str(n) for n in set(given) - set(names))
+            missing = [n for n in names if n not in given]
+            if unknown or missing:
+                parts = ([f"lacks {missing}"] if missing else []) + (
+                    [f"has unknown inputs {unknown}"] if unknown else [])
+                raise InputShapeError(f"{self.path.name} takes the inputs {names}; the dict "
+                                      f"{' and '.join(parts)}")
+            return [given[n] for n in names]
+        if len(inputs) != len(names):
+            how = (f"predict({', '.join(names)}) or predict({{name: array}})" if len(names) > 1
+                   else "predict(x)")
+            raise InputShapeError(f"{self.path.name} takes {len(names)} input(s) {names}; got "
+                                  f"{len(inputs)}: call {how}")
+        return list(inputs)
 
     def check_inputs(self, x, check_range=True):
-        """``x`` as a batch of the config's dtype, after refusing what the model cannot answer.
+        """The primary input ``x`` as a batch of the config's dtype, after refusing what the
+        model cannot answer.
 
         Parameters
         ----------
@@ -222,9 +320,9 @@ class Predictor:
             ``[low, high)`` are refused always).
         """
         x = self._as_array(x)
-        if x.shape == self._sample_shape:
+        if _fits(x.shape, self._sample_shape, self._free[0]):
             x = x[None]
-        if x.shape[1:] != self._sample_shape or len(x) == 0:
+        if not _fits(x.shape[1:], self._sample_shape, self._free[0]) or len(x) == 0:
             raise InputShapeError(self._shape_message(x.shape))
         if self.config.takes_floats:
             self._check_finite(x)
@@ -234,19 +332,44 @@ class Predictor:
         self._check_range(x, slack=0.0)
         return x.astype(self.config.input_dtype, copy=False)
 
+    def _check_extra(self, spec, x, single, check_range):
+        """An extra input (decoder tokens, valid lengths, noise) checked like the primary one."""
+        floats = spec.dtype.startswith("float")
+        label = f"input '{spec.name}'"
+        x = _numeric(x, floats, spec.dtype, f"{self.path.name} {label}")
+        sample = tuple(spec.shape)
+        free = self._free[self.config.input_names.index(spec.name)]
+        if single and _fits(x.shape, sample, free):
+            x = x[None]
+        if x.ndim != len(sample) + 1 or not _fits(x.shape[1:], sample, free) or len(x) == 0:
+            raise InputShapeError(
+                f"{self.path.name} {label} takes shape (N{''.join(', ' + str(d) for d in sample)})"
+                f" or one sample {sample}, like the primary input; got {x.shape}")
+        if floats:
+            bad = _bad_samples(~np.isfinite(x))
+            if bad:
+                raise NonFiniteError(f"{self.path.name} {label}: sample(s) {_listed(bad)} hold "
+                                     f"NaN or Inf; fix or drop those samples")
+        lo, hi = spec.value_range
+        if floats and check_range:
+            width = (hi - lo) * RANGE_SLACK
+            bad = _bad_samples((x < lo - width) | (x > hi + width))
+            allowed = f"[{lo:g}, {hi:g}]"
+        elif not floats:
+            bad = _bad_samples((x < lo) | (x >= hi))
+            allowed = f"[{lo:g}, {hi:g}) (ids)"
+        else:
+            bad = []
+        if bad:
+            raise InputShapeError(f"{self.path.name} {label} takes values in {allowed}; "
+                                  f"sample(s) {_listed(bad)} hold values from {x.min():g} to "
+                                  f"{x.max():g}")
+        return x.astype(np.float32 if floats else spec.dtype, copy=False)
+
     def _as_array(self, x):
-        try:
-            x = np.asarray(x)
-        except (ValueError, TypeError) as exc:
-            raise InputShapeError(f"{self.path.name} takes numeric arrays; the input could not "
-                                  f"be read as one ({exc})") from None
-        kinds = "biuf" if self.config.takes_floats else "iu"
-        if x.dtype.kind not in kinds:
-            want = ("numbers (float, int or bool)" if self.config.takes_floats
-                    else f"integer ids ({self.config.input_dtype})")
-            raise InputShapeError(f"{self.path.name} takes {want}; got an array of dtype "
-                                  f"{x.dtype}{_dtype_hint(x.dtype, self.config)}")
-        return x
+        name = self.path.name if len(self._tensors) == 1 else \
+            f"{self.path.name} input '{self.config.input_name}'"
+        return _numeric(x, self.config.takes_floats, self.config.input_dtype, name)
 
     def _check_finite(self, x):
         bad = _bad_samples(~np.isfinite(x))
@@ -293,18 +416,22 @@ class Predictor:
                     f"{self.artifact_layout} itself")
         return msg
 
-    def _run(self, batch):
-        n = batch.shape[self._batch_axis]
+    def _run(self, feeds):
+        n = feeds[self._feed_order[0]].shape[self._batch_axis]
         if self._batch is None or n == self._batch:
-            outputs = self._session.run(batch)
+            outputs = self._session.run(feeds)
         elif self._batch == 1:
-            parts = [self._session.run(np.take(batch, [i], axis=self._batch_axis))
-                     for i in range(n)]
+            parts = [self._session.run(self._sample(feeds, i)) for i in range(n)]
             outputs = [np.concatenate(p, axis=0) for p in zip(*parts)]
         else:
             raise InputShapeError(f"{self.path.name} takes batches of exactly {self._batch} "
                                   f"samples; got {n}")
         return [_dequantize(y, spec) for y, spec in zip(outputs, self._session.outputs)]
+
+    def _sample(self, feeds, i):
+        primary = self._feed_order[0]
+        return [np.take(x, [i], axis=self._batch_axis if k == primary else 0)
+                for k, x in enumerate(feeds)]
 
     @property
     def _batch_axis(self):
@@ -335,6 +462,12 @@ class Predictor:
                 f"input={spec.dtype}[{shape}] {self.artifact_layout})")
 
 
+def _fits(shape, sample, free):
+    """Whether ``shape`` is ``sample``, any size on the ``free`` axes."""
+    return len(shape) == len(sample) and all(
+        i in free or s == e for i, (s, e) in enumerate(zip(shape, sample)))
+
+
 def _bad_samples(mask):
     """Indices of the samples (first axis) where ``mask`` holds anywhere."""
     if mask.ndim == 0:
@@ -348,8 +481,22 @@ def _listed(indices):
                     else "")
 
 
-def _dtype_hint(dtype, config):
-    if dtype.kind in "fb" and not config.takes_floats:
+def _numeric(x, floats, dtype_name, name):
+    """``x`` as an array of a kind the input takes (numbers, or integer ids)."""
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise InputShapeError(f"{name} takes numeric arrays; the input could not be read as "
+                              f"one ({exc})") from None
+    if x.dtype.kind not in ("biuf" if floats else "iu"):
+        want = "numbers (float, int or bool)" if floats else f"integer ids ({dtype_name})"
+        raise InputShapeError(f"{name} takes {want}; got an array of dtype "
+                              f"{x.dtype}{_dtype_hint(x.dtype, floats)}")
+    return x
+
+
+def _dtype_hint(dtype, floats):
+    if dtype.kind in "fb" and not floats:
         return "; pass the ids as integers (int32)"
     if dtype.kind in "US":
         return " (text); pass numbers"
@@ -385,8 +532,10 @@ def benchmark_latency(predictor, x=None, runs=100, warmup=10):
     Parameters
     ----------
     predictor : Predictor
-    x : array_like, optional
-        One sample in the model's layout; default: mid-range constant input.
+    x : array_like, sequence or dict, optional
+        One sample in the model's layout (for a multi-input model: one sample
+        per input, as a list in :attr:`Predictor.input_names` order or a
+        dict); default: mid-range constant inputs.
     runs, warmup : int
 
     Returns
@@ -396,15 +545,24 @@ def benchmark_latency(predictor, x=None, runs=100, warmup=10):
     """
     config = predictor.config
     if x is None:
-        lo, hi = config.input_range
-        middle = (lo + hi) / 2 if config.takes_floats else (lo + hi) // 2
-        x = np.full(config.input_shape, middle, dtype=config.input_dtype)
-    x = predictor.check_inputs(x)[:1]
+        x = [_middle(spec) for spec in config.inputs]
+    elif isinstance(x, dict):
+        x = [x[name] for name in config.input_names]
+    elif len(config.inputs) == 1:
+        x = [x]
+    inputs = [np.asarray(a)[:1] if np.ndim(a) > len(spec.shape) else np.asarray(a)
+              for a, spec in zip(x, config.inputs)]
     for _ in range(warmup):
-        predictor.predict(x)
+        predictor.predict(*inputs)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        predictor.predict(x)
+        predictor.predict(*inputs)
         times.append(time.perf_counter() - start)
     return times
+
+
+def _middle(spec):
+    lo, hi = spec.value_range
+    middle = (lo + hi) / 2 if spec.dtype.startswith("float") else (lo + hi) // 2
+    return np.full(spec.shape, middle, dtype=spec.dtype)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gluon_dl.errors import ModelFileError
 
-from ._backends import Backend, Session, TensorSpec, check_file, load_error, register_backend
+from .._backends import Backend, Session, TensorSpec, check_file, load_error, register_backend
 
 SYMBOL_SUFFIX = "-symbol.json"
 
@@ -26,14 +26,14 @@ def params_path(symbol_path):
 
 
 class _MXNetSession(Session):
-    def __init__(self, block, input_name, output_names):
+    def __init__(self, block, input_names, output_names):
         self.block = block
-        self.inputs = [TensorSpec(name=input_name, shape=(), dtype="float32")]
+        self.inputs = [TensorSpec(name=n, shape=(), dtype="float32") for n in input_names]
         self.outputs = [TensorSpec(name=n, shape=(), dtype="float32") for n in output_names]
 
-    def run(self, x):
+    def run(self, feeds):
         import mxnet as mx
-        out = self.block(mx.nd.array(x, dtype=x.dtype))
+        out = self.block(*[mx.nd.array(x, dtype=x.dtype) for x in feeds])
         outs = out if isinstance(out, (list, tuple)) else [out]
         return [o.asnumpy() for o in outs]
 
@@ -71,7 +71,5 @@ class MXNetBackend(Backend):
                                       dtype_source="saved")
         except (mx.MXNetError, ValueError, AssertionError) as exc:
             raise load_error(path, cls.name, exc) from None
-        if len(inputs) != 1:
-            raise ModelFileError(f"{path} has inputs {inputs}; the predictor runs models with "
-                                 f"one input")
-        return _MXNetSession(block, inputs[0], sym.list_outputs())
+        block.hybridize()  # one cached graph instead of an imperative call per operator
+        return _MXNetSession(block, inputs, sym.list_outputs())

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._backends import Backend, Session, TensorSpec, check_file, load_error, register_backend
-from ._stderr import native_info_filtered
-from ._tflite_check import check_tflite
+from .._backends import Backend, Session, TensorSpec, check_file, load_error, register_backend
+from .._stderr import native_info_filtered
+from .._tflite_check import check_tflite
 
 
 class _TFLiteSession(Session):
@@ -18,15 +18,16 @@ class _TFLiteSession(Session):
         self.inputs = [_spec(d) for d in self._in]
         self.outputs = [_spec(d) for d in self._out]
 
-    def run(self, x):
-        detail = self._in[0]
-        if tuple(detail["shape"]) != x.shape:
+    def run(self, feeds):
+        if any(tuple(d["shape"]) != x.shape for d, x in zip(self._in, feeds)):
             # Only a dynamic batch axis gets here: the predictor checks the rest.
-            self.interpreter.resize_tensor_input(detail["index"], list(x.shape))
+            for detail, x in zip(self._in, feeds):
+                self.interpreter.resize_tensor_input(detail["index"], list(x.shape))
             self.interpreter.allocate_tensors()
             self._in = self.interpreter.get_input_details()
             self._out = self.interpreter.get_output_details()
-        self.interpreter.set_tensor(detail["index"], x)
+        for detail, x in zip(self._in, feeds):
+            self.interpreter.set_tensor(detail["index"], x)
         self.interpreter.invoke()
         return [self.interpreter.get_tensor(d["index"]).copy() for d in self._out]
 

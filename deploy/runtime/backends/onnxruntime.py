@@ -2,7 +2,7 @@
 import importlib
 from pathlib import Path
 
-from ._backends import Backend, Session, TensorSpec, check_file, load_error, register_backend
+from .._backends import Backend, Session, TensorSpec, check_file, load_error, register_backend
 
 # onnxruntime's element type names -> numpy dtype names
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16",
@@ -16,8 +16,8 @@ class _ORTSession(Session):
         self.inputs = [_spec(t) for t in session.get_inputs()]
         self.outputs = [_spec(t) for t in session.get_outputs()]
 
-    def run(self, x):
-        return self.session.run(None, {self.inputs[0].name: x})
+    def run(self, feeds):
+        return self.session.run(None, {spec.name: x for spec, x in zip(self.inputs, feeds)})
 
 
 def _spec(node):
