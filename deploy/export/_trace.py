@@ -70,7 +70,10 @@ def placeholder_inputs(config, batch=1):
 
 def _first_forward(net, config):
     import mxnet as mx
-    arrays = [mx.nd.array(x, dtype=x.dtype) for x in placeholder_inputs(config)]
+    # Batch 2, not 1: after a first forward at batch 1, MXNet 1.9.1's oneDNN
+    # Deconvolution fails at every other batch size (IOLogicalSwapDesc), and the
+    # exporters verify at several; a first batch above 1 leaves later ones free.
+    arrays = [mx.nd.array(x, dtype=x.dtype) for x in placeholder_inputs(config, batch=2)]
     try:
         net(*arrays)
     except TypeError as exc:

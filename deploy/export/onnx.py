@@ -322,9 +322,19 @@ def _check_model(model, path):
 
 def _simplify(model, path):
     onnxsim = require("onnxsim", "convert", "ONNX simplification (simplify=True)")
+    simplified = _run_onnxsim(onnxsim, model, path)
+    if not _runtime_loads(simplified):
+        # onnxsim's optimizer can fold away the reshape that ends a Dense on 3-D
+        # input, leaving attention's reshape(0, 0, heads, -1) a wrong-rank graph
+        # that onnxruntime refuses; simplifying without it keeps the shapes.
+        simplified = _run_onnxsim(onnxsim, model, path, perform_optimization=False)
+    return simplified
+
+
+def _run_onnxsim(onnxsim, model, path, **options):
     try:
         with _common.quiet():
-            simplified, ok = onnxsim.simplify(model)
+            simplified, ok = onnxsim.simplify(model, **options)
     except (RuntimeError, ValueError) as exc:
         raise ConversionError(f"{path}: onnxsim failed ({exc}); export with simplify=False "
                               f"(onnx2tf may then reject the graph)") from exc
@@ -332,3 +342,17 @@ def _simplify(model, path):
         raise ConversionError(f"{path}: onnxsim's simplified graph gives other outputs than the "
                               f"original; export with simplify=False")
     return simplified
+
+
+def _runtime_loads(model):
+    """Whether onnxruntime (when installed) accepts ``model``; True without onnxruntime."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return True
+    try:
+        onnxruntime.InferenceSession(model.SerializeToString(),
+                                     providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001  onnxruntime's Fail/InvalidGraph share no base class
+        return False
+    return True
