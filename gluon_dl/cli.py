@@ -81,20 +81,29 @@ def build_parser():
                         help="show each model's paper instead of its lesson")
     models.set_defaults(func=cmd_models)
 
+    _add_deploy_parser(sub)
+
     train = sub.add_parser(
-        "train", help="train a registered image classifier on a registered image data set",
-        description="Train MODEL (`gluon-dl models`) on the image data set NAME with Adam, "
-                    "validating on its test split every epoch. Images are resized to the "
-                    "model's input size when theirs differs; a different channel count needs "
-                    "--convert-channels. Writes checkpoints, the history (CSV, JSON), the "
+        "train", help="train a registered model on a registered data set: an image "
+                      "classifier on images or tables, a language model on a text corpus",
+        description="Train MODEL (`gluon-dl models`) on the data set NAME with Adam, "
+                    "validating on its test split every epoch: an image classifier on a "
+                    "labelled image set, softmax_regression or mlp on a tabular set (iris, "
+                    "wine, breast-cancer; features standardized), or a language model "
+                    "(rnn_lm, gru_lm, lstm_lm...) on "
+                    "a text corpus (python-docs, time-machine, wikitext-2) read as characters, "
+                    "with gradients clipped to a norm of 1 and perplexity logged. Images are "
+                    "resized to the model's input size when theirs differs; a different "
+                    "channel count needs --convert-channels. Writes checkpoints, the history "
+                    "(CSV, JSON), the "
                     "curves (PNG) and the final parameters to --out. Under `gluon-dl launch` "
                     "pass a dist_* --kvstore: each worker trains its share of every batch and "
                     "worker 0 writes --out.")
-    train.add_argument("model", metavar="MODEL", help="a registered image classifier, e.g. "
-                                                      "lenet5, cifar_resnet20_v1")
+    train.add_argument("model", metavar="MODEL", help="a registered image classifier, MLP or "
+                                                      "language model: lenet5, mlp, gru_lm...")
     train.add_argument("--data", required=True, metavar="NAME",
-                       help="a registered image data set, e.g. mnist-5k or digits (both "
-                            "offline); the others are read from the data folder")
+                       help="a registered data set: mnist-5k, digits or python-docs (offline), "
+                            "the others are read from the data folder")
     train.add_argument("--epochs", type=int, metavar="N",
                        help="epochs in all (default: 10; with --resume the earlier run's)")
     train.add_argument("--batch-size", type=int, metavar="B",
@@ -121,10 +130,90 @@ def build_parser():
                        help="seed of the weights, the data order and dropout (default: 0)")
     train.add_argument("--limit", type=int, metavar="N",
                        help="train on the first N training samples and validate on N test "
-                            "samples (a fixed, stratified choice): quick runs")
+                            "samples (a fixed, stratified choice; a language model: the first "
+                            "N tokens of each): quick runs")
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
     train.set_defaults(func=cmd_train)
     return parser
+
+
+def _add_deploy_parser(sub):
+    deploy = sub.add_parser(
+        "deploy", help="export a model (registered, or an MXNet symbol file) to every format, "
+                       "verified, with a report",
+        description="Export MODEL in every registered format (or --formats), optionally "
+                    "pruned and int8-quantized, verify every artifact in its runtime against "
+                    "the MXNet model and write a report (table, JSON, Markdown, PNG) to --out. "
+                    "MODEL is a registered name (`gluon-dl models`; weights from --checkpoint, "
+                    "else random with a warning) or an MXNet prefix-symbol.json with its "
+                    ".params beside it (then --input-shape is required). int8 is calibrated "
+                    "on --calib, else --data, else the embedded MNIST digits for image "
+                    "classifiers or samples of each input's range for other registered models; "
+                    "a symbol file without --calib skips int8.",
+        usage="gluon-dl deploy MODEL [--checkpoint CKPT] [--input-shape 1,3,224,224] "
+              "[--mean M,..] [--std S,..] [--labels FILE] [--prune SPARSITY] [--structured] "
+              "[--quantize int8] [--calib FILE.npy] [--data NAME] "
+              "[--formats mxnet,onnx,tflite] [--seed N] --out DIR [--overwrite]")
+    deploy.add_argument("model", metavar="MODEL",
+                        help="a registered model name, or a prefix-symbol.json file")
+    deploy.add_argument("--checkpoint", metavar="CKPT",
+                        help="gluon-dl training checkpoint with the weights of a registered "
+                             "model (default: random weights, with a warning)")
+    deploy.add_argument("--input-shape", type=_int_list, metavar="SHAPE",
+                        help="input shape of a symbol file, batch axis first: 1,3,224,224")
+    deploy.add_argument("--mean", type=_float_list, metavar="M,..",
+                        help="per-channel mean the input is normalized with (x - mean) / std")
+    deploy.add_argument("--std", type=_float_list, metavar="S,..",
+                        help="per-channel standard deviation of that normalization")
+    deploy.add_argument("--labels", metavar="FILE", help="text file, one class name per line")
+    deploy.add_argument("--prune", type=float, metavar="SPARSITY",
+                        help="prune conv/dense weights by magnitude to this sparsity, 0 to "
+                             "below 1, in one shot (no fine-tuning)")
+    deploy.add_argument("--structured", action="store_true",
+                        help="with --prune: remove whole channels instead of single weights")
+    deploy.add_argument("--quantize", choices=("int8",),
+                        help="also write int8 artifacts (formats that have int8)")
+    deploy.add_argument("--calib", metavar="FILE",
+                        help="representative raw inputs: .npy batch in the model's layout "
+                             "(an .npz with one array per input name for several inputs)")
+    deploy.add_argument("--data", metavar="NAME",
+                        help="a registered image data set for calibration and the accuracy "
+                             "column of the report")
+    deploy.add_argument("--formats", type=lambda text: text.split(","), metavar="F,..",
+                        help="export formats, comma-separated (default: every registered one)")
+    deploy.add_argument("--seed", type=_seed, default=0,
+                        help="seed of random weights and of the samples chosen (default: 0)")
+    _add_output_options(deploy, None, "none, required")
+    for action in deploy._actions:  # the shared --out, required here
+        if action.dest == "out":
+            action.required, action.help = True, "output folder (required)"
+    deploy.add_argument("--no-progress", action="store_true", help="print no progress lines")
+    deploy.set_defaults(func=cmd_deploy)
+
+
+def _int_list(text):
+    """An argparse type: comma-separated positive integers."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid shape {text!r}: give whole numbers separated "
+                                         f"by commas, e.g. 1,3,224,224") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"invalid shape {text!r}: sizes must be positive")
+    return values
+
+
+def _float_list(text):
+    """An argparse type: comma-separated finite numbers."""
+    import math
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid numbers {text!r}: give numbers separated by "
+                                         f"commas, e.g. 0.485,0.456,0.406") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"invalid numbers {text!r}: give finite numbers")
+    return values
 
 
 def _add_output_options(parser, default, shown):
@@ -205,6 +294,29 @@ def cmd_launch(args):
                   host_key_checking=args.host_key_checking)
 
 
+def cmd_deploy(args):
+    from .deploy_command import run_deploy
+
+    result = run_deploy(args.out, args.model, checkpoint=args.checkpoint,
+                        input_shape=args.input_shape, mean=args.mean, std=args.std,
+                        labels=args.labels, prune=args.prune, structured=args.structured,
+                        quantize=args.quantize, calib=args.calib, data=args.data,
+                        formats=args.formats, seed=args.seed, overwrite=args.overwrite,
+                        log=_quiet if args.no_progress else print)
+    from deploy.report import format_table
+
+    print()
+    print(format_table(result.results))
+    print()
+    print(f"report: {result.files['markdown']}, {result.files['json']}, {result.files['png']}")
+    print(f"artifacts: {result.files['artifacts']}/")
+    return 0
+
+
+def _quiet(*args, **kwargs):
+    pass
+
+
 def cmd_models(args):
     from .models import get_config, list_models
 
@@ -234,7 +346,7 @@ def cmd_train(args):
     if result.out_dir is None:  # a worker other than 0 of a distributed job
         return 0
     best = [f"best {key} {result.best[key]['value']:.4f} (epoch {result.best[key]['epoch']})"
-            for key in ("val_acc", "val_loss") if key in result.best]
+            for key in ("val_acc", "val_loss", "val_perplexity") if key in result.best]
     print(", ".join(best))
     names = sorted(Path(p).name + ("/" if Path(p).is_dir() else "")
                    for p in result.files.values())

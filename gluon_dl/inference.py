@@ -98,13 +98,34 @@ def predict_lm(prefix, num_preds, net, vocab, ctx=None):
         raise ArgumentError("predict_lm: prefix is empty; give at least one token to start from")
     vocab = _Vocab(vocab, "predict_lm")
     stream = _LMStream(net, ctx)
-    logits = stream.feed([vocab.id(t) for t in tokens])
-    for k in range(num_preds):
-        token_id = int(logits.argmax())
-        tokens.append(vocab.token(token_id))
-        if k + 1 < num_preds:
-            logits = stream.feed([token_id])
+    with _fresh_graph(net):
+        logits = stream.feed([vocab.id(t) for t in tokens])
+        for k in range(num_preds):
+            token_id = int(logits.argmax())
+            tokens.append(vocab.token(token_id))
+            if k + 1 < num_preds:
+                logits = stream.feed([token_id])
     return "".join(tokens) if isinstance(prefix, str) else tokens
+
+
+@contextlib.contextmanager
+def _fresh_graph(net):
+    """Run a hybridized net with other arguments than its cached graph was built for.
+
+    A hybridized block caches the graph of its first call: after ``fit`` (which
+    calls ``net(X)``) a call with the recurrent state, ``net(X, *state)``, fails
+    with MXNet's "argument structure does not match the cached version".  The
+    cache is dropped before the stream runs and again after it, so the caller's
+    next ``net(X)`` builds its own graph again.
+    """
+    clear = getattr(net, "_clear_cached_op", None)
+    if clear is not None:
+        clear()
+    try:
+        yield
+    finally:
+        if clear is not None:
+            clear()
 
 
 class _LMStream:

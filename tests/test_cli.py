@@ -10,8 +10,18 @@ import pytest
 
 from gluon_dl.cli import main
 
-EXPECTED_ARTIFACTS = {"mxnet-fp32-dense", "mxnet-fp32", "mxnet-int8", "onnx-fp32",
-                      "tflite-fp32", "tflite-fp16", "tflite-int8"}
+
+def _expected_artifacts():
+    """What the demo writes: each registered format at each demo precision it supports."""
+    from deploy.export import get_format, list_formats
+    from gluon_dl.demo import DEMO_PRECISIONS
+
+    return {"mxnet-float32-dense"} | {
+        f"{name}-{p}" for name in list_formats() for p in DEMO_PRECISIONS
+        if p in get_format(name).precisions}
+
+
+EXPECTED_ARTIFACTS = _expected_artifacts()
 
 
 def gluon_dl(*args, timeout=600):
@@ -43,7 +53,7 @@ def test_demo_reports_every_artifact_in_every_runtime(demo_run):
     runtimes = {(r["artifact"], r["runtime"]) for r in rows}
     from deploy.runtime import available_backends
     tflite_backends = [b for b in available_backends() if b in ("litert", "tflite-runtime")]
-    for art in ("tflite-fp32", "tflite-fp16", "tflite-int8"):
+    for art in ("tflite-float32", "tflite-float16", "tflite-int8"):
         for backend in tflite_backends:
             assert (art, backend) in runtimes
     by = {(r["artifact"], r["runtime"]): r for r in rows}
@@ -51,12 +61,12 @@ def test_demo_reports_every_artifact_in_every_runtime(demo_run):
         assert r["size_bytes"] > r["gzip_bytes"] > 0 and r["latency_ms"] > 0
         assert 0.8 < r["accuracy"] <= 1.0
     # fp32 artifacts reproduce the model they were exported from.
-    for art in ("mxnet-fp32", "onnx-fp32", "tflite-fp32"):
+    for art in ("mxnet-float32", "onnx-float32", "tflite-float32"):
         assert all(r["agreement"] >= 0.995 for r in rows if r["artifact"] == art), art
     assert all(r["agreement"] >= 0.97 for r in rows if r["artifact"] in ("tflite-int8", "mxnet-int8"))
     # Sparsity pays off in the compressed size.
-    dense = by[("mxnet-fp32-dense", "mxnet")]
-    pruned = by[("mxnet-fp32", "mxnet")]
+    dense = by[("mxnet-float32-dense", "mxnet")]
+    pruned = by[("mxnet-float32", "mxnet")]
     assert pruned["size_bytes"] == pytest.approx(dense["size_bytes"], rel=0.01)
     assert pruned["gzip_bytes"] < 0.5 * dense["gzip_bytes"]
     assert float(report["summary"]["sparsity of conv/dense weights"].rstrip("%")) >= 75

@@ -352,6 +352,25 @@ def test_predict_lm_continues_the_prefix():
     assert gluon_dl.predict_lm("time traveller", 10, net, CHAR_VOCAB) == text
 
 
+def test_predict_lm_after_the_hybridized_net_ran_without_state():
+    """fit calls net(X): the cached graph then has no state inputs, and predict_lm's
+    net(X, *state) must still work, and net(X) again after it."""
+    import mxnet as mx
+
+    from gluon_dl.models import get_model
+
+    net = get_model("gru_lm", vocab_size=28)
+    net.initialize(mx.init.Normal(0.5))
+    text = gluon_dl.predict_lm("time traveller", 8, net, CHAR_VOCAB)
+    net.hybridize(static_alloc=True, static_shape=True)
+    X = mx.nd.array([[CHAR_VOCAB[c] for c in "the time"]], dtype="int32")
+    before = net(X)[0].asnumpy() if isinstance(net(X), (list, tuple)) else net(X).asnumpy()
+    assert gluon_dl.predict_lm("time traveller", 8, net, CHAR_VOCAB) == text
+    after = net(X)
+    after = (after[0] if isinstance(after, (list, tuple)) else after).asnumpy()
+    np.testing.assert_allclose(after, before, rtol=1e-6)
+
+
 def test_predict_lm_windows_a_fixed_length_scratch_model(tmp_path):
     import mxnet as mx
 

@@ -276,3 +276,87 @@ def test_empty_npz_and_csv_fractions_are_refused(tmp_path):
     np.savetxt(tmp_path / "label.csv", row[None], delimiter=",")
     with pytest.raises(DataError, match="label.csv: labels must be 0-9"):
         load_mnist(tmp_path / "label.csv")
+
+
+# ---------------------------------------------------------------- several inputs and targets
+
+def test_array_loader_yields_tuples_for_tuples_in_the_same_order():
+    A = np.arange(10)[:, None].astype(np.float32)
+    B = np.arange(10, 20).astype(np.int32)
+    y1, y2 = np.arange(10) * 2, np.arange(10) * 3
+    loader = ArrayLoader((A, B), (y1, y2), 4, shuffle=True, seed=5, as_ndarray=False)
+    plain = ArrayLoader(A, y1, 4, shuffle=True, seed=5, as_ndarray=False)
+    assert len(loader) == 3
+    for (xs, ys), (x, y) in zip(loader.batches(1), plain.batches(1)):
+        assert isinstance(xs, tuple) and len(xs) == 2 and isinstance(ys, tuple)
+        np.testing.assert_array_equal(xs[0], x)  # the same order as one array's
+        np.testing.assert_array_equal(xs[1], x[:, 0].astype(np.int32) + 10)  # rows stay paired
+        assert xs[1].dtype == np.int32
+        np.testing.assert_array_equal(ys[0], y)
+        np.testing.assert_array_equal(ys[1], y // 2 * 3)
+    resumed = [xs[1] for xs, _ in loader.batches(1, start=2)]
+    np.testing.assert_array_equal(resumed[0], list(loader.batches(1))[2][0][1])
+    # A tuple of one is still a tuple; a plain y stays plain.
+    xs, y = next(ArrayLoader((A,), y1, 4, as_ndarray=False).batches(0))
+    assert isinstance(xs, tuple) and len(xs) == 1 and isinstance(y, np.ndarray)
+
+
+def test_array_loader_transforms_and_shards_every_input():
+    A = np.arange(16)[:, None].astype(np.float32)
+    B = np.arange(16)[:, None].astype(np.float32)
+    seen = []
+
+    def augment(xb, rng):
+        seen.append(xb.copy())
+        return xb + 1000
+
+    shards = [ArrayLoader((A, B), np.arange(16), 8, shuffle=True, seed=2, as_ndarray=False,
+                          transform=lambda xb: -xb, augment=augment, num_shards=2, shard=k)
+              for k in range(2)]
+    (a0, b0), y0 = next(shards[0].batches(0))
+    (a1, b1), y1 = next(shards[1].batches(0))
+    # transform and augment reach the first input only; rows stay paired across inputs
+    np.testing.assert_array_equal(a0, -(b0 + 1000))
+    np.testing.assert_array_equal(b0[:, 0], y0)
+    assert len(seen) == 2 and seen[0].shape == (8, 1)  # augmented before sharding
+    assert sorted(np.concatenate([y0, y1])) == sorted(seen[0][:, 0])
+
+
+@pytest.mark.parametrize("X, y, error, match", [
+    ((np.zeros((4, 1)), np.zeros(3)), np.zeros(4), ArgumentError,
+     r"X\[0\] has 4 rows, X\[1\] has 3"),
+    (np.zeros((4, 1)), (np.zeros(4), np.zeros(5)), ArgumentError, r"y\[1\] has 5"),
+    ((np.zeros((4, 1)), np.zeros(4)), np.zeros(3), ArgumentError, "4 samples but 3 labels"),
+    ((), np.zeros(3), ArgumentError, "empty tuple"),
+    ((np.zeros((4, 1)), 7), np.zeros(4), ArgumentTypeError, "X holds a int"),
+    (5, np.zeros(4), ArgumentTypeError, "X holds a int"),
+])
+def test_array_loader_refuses_tuples_that_do_not_line_up(X, y, error, match):
+    with pytest.raises(error, match=match):
+        ArrayLoader(X, y, 2)
+
+
+def test_fit_trains_a_two_input_network_from_an_array_loader():
+    import mxnet as mx
+    from mxnet import gluon
+
+    from gluon_dl.training import fit
+
+    class Sum(gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            with self.name_scope():
+                self.a, self.b = gluon.nn.Dense(1), gluon.nn.Dense(1)
+
+        def hybrid_forward(self, F, a, b):
+            return (self.a(a) + self.b(b)).reshape((-1,))
+
+    rng = np.random.RandomState(0)
+    A, B = rng.randn(256, 3).astype(np.float32), rng.randn(256, 2).astype(np.float32)
+    y = A @ np.array([1., -2., 0.5], np.float32) + B @ np.array([3., 1.], np.float32)
+    mx.random.seed(0)
+    net = Sum()
+    history = fit(net, ArrayLoader((A, B), y, 64, shuffle=True), 12, lr=0.2,
+                  loss=gluon.loss.L2Loss(), progress=False)
+    assert history.history["loss"][-1] < 0.01 * history.history["loss"][0]
+    np.testing.assert_allclose(net.b.weight.data().asnumpy().ravel(), [3., 1.], atol=0.1)

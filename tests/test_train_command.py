@@ -154,7 +154,17 @@ def foreign(tmp_path):
     (["lenet", "--data", "digits"], r"unknown model 'lenet'; did you mean lenet5"),
     (["lenet5", "--data", "digitz"], r"unknown data set 'digitz'; did you mean digits"),
     (["lenet5", "--data", "cifar10"], r"data set 'cifar10' .*not found in .*cifar-10-binary"),
-    (["rnn_lm", "--data", "digits"], r"model 'rnn_lm' has task 'language-model'"),
+    (["rnn_lm", "--data", "digits"], r"data set 'digits' is an image set but 'rnn_lm' is a "
+                                     r"language model; it trains on text corpora.*python-docs"),
+    (["lenet5", "--data", "python-docs"], r"data set 'python-docs' is a text set; image "
+                                          r"classifiers such as 'lenet5' train on labelled image"),
+    (["dqn_mlp", "--data", "iris"], r"model 'dqn_mlp' has task 'reinforcement-learning'.* "
+                                    r"language models \(.*\) on text corpora"),
+    (["rnn_lm", "--data", "python-docs", "--convert-channels"], r"--convert-channels converts "
+                                                                r"images"),
+    (["rnn_lm", "--data", "python-docs", "--limit", "50"], r"a corpus of 50 tokens makes no "
+                                                           r"batch of 64 x 35"),
+    (["rnn_lm", "--data", "fra-eng"], r"data set 'fra-eng' loads as list \(not one text\)"),
     (["crnn", "--data", "digits"], r"model 'crnn' has task 'sequence-recognition'"),
     (["lenet5", "--data", "iris"], r"data set 'iris' is a tabular set"),
     (["cifar_resnet20_v1", "--data", "digits"], r"1-channel images .* takes 3; pass "
@@ -174,6 +184,8 @@ def foreign(tmp_path):
 def test_bad_input_ends_in_one_line_and_exit_1(args, pattern, tmp_path, foreign, capsys,
                                                monkeypatch):
     monkeypatch.setenv("GLUON_DL_DATA", str(tmp_path / "no-data"))
+    (tmp_path / "no-data" / "fra-eng").mkdir(parents=True)  # pairs, not one text
+    (tmp_path / "no-data" / "fra-eng" / "fra.txt").write_text("Go.\tVa !\n" * 30)
     monkeypatch.chdir(tmp_path)
     args = [a.format(foreign=foreign) for a in args]
     code, out, err = train(capsys, *args, "--no-progress")
@@ -195,3 +207,96 @@ def test_help_and_usage_from_the_real_command_line():
     usage = subprocess.run([sys.executable, "-m", "gluon_dl", "train", "lenet5"],
                            capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and "--data" in usage.stderr
+
+
+# ---------------------------------------------------------------- language models
+
+LM_QUICK = ["--limit", "4000", "--batch-size", "16", "--lr", "0.01", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "rnn_lm-python-docs"
+    code = main(["train", "rnn_lm", "--data", "python-docs", "--epochs", "2", "--out", str(out),
+                 *LM_QUICK])
+    return code, out
+
+
+def test_a_language_model_learns_and_writes_its_vocabulary(lm_run):
+    from gluon_dl.data import Vocab
+    from gluon_dl.models import get_model
+
+    code, out = lm_run
+    assert code == 0
+    history = json.loads((out / "history.json").read_text())
+    np.testing.assert_allclose(history["perplexity"], np.exp(history["loss"]), rtol=1e-9)
+    np.testing.assert_allclose(history["val_perplexity"], np.exp(history["val_loss"]))
+    # 28 characters: a model that learned nothing scores about 28, letter counts about 17
+    assert history["val_perplexity"][-1] < 17 < history["val_perplexity"][0] * 1.5
+    assert history["perplexity"][1] < history["perplexity"][0]
+    vocab = Vocab.from_dict(json.loads((out / "vocab.json").read_text()))
+    assert len(vocab) == 28 and vocab.idx_to_token[1] == " "
+    record = json.loads((out / "train.json").read_text())
+    assert record["config"]["labels"] == vocab.idx_to_token
+    assert record["config"]["num_classes"] == 28 and record["files"]["vocab"] == "vocab.json"
+    assert record["best"]["val_perplexity"]["epoch"] in (1, 2)
+    header = (out / "history.csv").read_text().splitlines()[0]
+    assert header == "epoch,global_step,loss,val_loss,perplexity,val_perplexity"
+    net = get_model("rnn_lm", vocab_size=len(vocab))
+    net.load_parameters(str(out / "rnn_lm.params"))
+    assert "vocab.json" in {f["path"] for f in read_manifest(out)["files"]}
+
+
+def test_an_interrupted_language_model_resumes_exactly(lm_run, tmp_path, capsys):
+    _, whole = lm_run
+    part = tmp_path / "part"
+    with pytest.raises(KeyboardInterrupt):
+        run_train(part, "rnn_lm", "python-docs", epochs=2, limit=4000, batch_size=16, lr=0.01,
+                  progress=False, log=lambda *a: None, callbacks=[_StopBeforeEpoch(1)])
+    code, out, err = train(capsys, "rnn_lm", "--data", "python-docs", "--out", part,
+                           "--resume", "--epochs", "2", "--no-progress")
+    assert code == 0, err
+    assert "best val_perplexity" in out and "vocab.json" in out
+    assert (part / "rnn_lm.params").read_bytes() == (whole / "rnn_lm.params").read_bytes()
+    assert (part / "history.csv").read_text() == (whole / "history.csv").read_text()
+    assert (part / "vocab.json").read_text() == (whole / "vocab.json").read_text()
+
+
+# ---------------------------------------------------------------- tabular sets
+
+def test_an_mlp_classifier_trains_on_a_standardized_table(tmp_path, capsys):
+    from gluon_dl.data import load_dataset
+    from gluon_dl.models import get_model
+
+    out = tmp_path / "wine"
+    code, stdout, err = train(capsys, "softmax_regression", "--data", "wine", "--epochs", "15",
+                              "--batch-size", "16", "--lr", "0.05", "--out", out,
+                              "--no-progress")
+    assert code == 0, err
+    assert "142 training and 36 test rows of 13 features, standardized" in stdout
+    history = json.loads((out / "history.json").read_text())
+    assert history["val_acc"][-1] > 0.85  # three cultivars: chance is about 0.4
+    config = json.loads((out / "train.json").read_text())["config"]
+    X, _ = load_dataset("wine", "train")
+    assert config["layout"] == "NC" and config["input_shape"] == [13]
+    np.testing.assert_allclose(config["mean"], X.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(config["std"], X.std(axis=0), rtol=1e-5)
+    assert config["labels"] == ["class_0", "class_1", "class_2"]
+    net = get_model("softmax_regression", num_classes=3)
+    net.load_parameters(str(out / "softmax_regression.params"))
+    assert net.output.weight.shape == (3, 13)
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["linreg", "--data", "iris"], r"model 'linreg' has task 'regression'.*softmax_regression, "
+                                   r"mlp also on tabular sets \(breast-cancer, iris, wine\)"),
+    (["lenet5", "--data", "iris"], r"data set 'iris' is a tabular set.*tabular sets train "
+                                   r"softmax_regression, mlp"),
+    (["mlp", "--data", "iris", "--convert-channels"], r"--convert-channels converts images"),
+])
+def test_tabular_pairs_that_do_not_fit_are_named(args, pattern, tmp_path, capsys,
+                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = train(capsys, *args, "--no-progress")
+    assert code == 1 and re.search(pattern, err.strip()), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()

