@@ -23,6 +23,7 @@ The course's helpers, under the names the book uses:
   (:mod:`gluon_dl.devices`).
 - ``predict_lm`` (text generation), ``predict_seq2seq`` (translation with
   attention weights), ``evaluate_loss`` (:mod:`gluon_dl.inference`).
+- ``bleu``, ``corpus_bleu``: the translation score (:mod:`gluon_dl.metrics`).
 - ``grid_search``, ``random_search``, ``format_table``: hyperparameter search
   over the arguments of ``fit`` (:mod:`gluon_dl.training.search`).
 
@@ -33,7 +34,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "devices", "errors", "inference", "losses", "models", "plot",
+_SUBMODULES = ("data", "devices", "errors", "inference", "losses", "metrics", "models", "plot",
                "training", "utils")
 _EXPORTS = {
     "get_model": "models",
@@ -54,6 +55,8 @@ _EXPORTS = {
     "evaluate_loss": "inference",
     "predict_lm": "inference",
     "predict_seq2seq": "inference",
+    "bleu": "metrics",
+    "corpus_bleu": "metrics",
     "grid_search": "training.search",
     "random_search": "training.search",
     "format_table": "training.search",
