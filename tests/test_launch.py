@@ -14,7 +14,7 @@ import pytest
 from gluon_dl.errors import GluonDLError, LaunchError
 from gluon_dl.launch import launch, plan_roles, read_hostfile, role_env, ssh_argv
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "distributed_lenet.py"
+EXAMPLE = Path(__file__).parent.parent / "examples" / "32_distributed.py"
 
 
 def gluon_dl(*args, timeout=300):

@@ -1,7 +1,8 @@
 """Run the lesson examples and write the README's lessons table from what they reached.
 
     python tools/lessons.py                 # every lesson with --quick, then update README.md
-    python tools/lessons.py 07 12 --no-readme --mode smoke
+    python tools/lessons.py 07 12           # rerun two; the table keeps the others' results
+    python tools/lessons.py --mode smoke --no-readme
 
 Each example writes ``result.json`` (see :mod:`gluon_dl.lesson`); the table takes the
 lesson's number and title from the script's docstring (``Lesson: N. Title``), the model
@@ -83,21 +84,28 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="*", help="lesson numbers or file-name parts (default all)")
     parser.add_argument("--mode", choices=("quick", "smoke", "full"), default="quick")
+    parser.add_argument("--results", type=Path, default=ROOT / "lesson_output" / "results",
+                        help="folder keeping each lesson's last result (default "
+                             "lesson_output/results); the table is built from it")
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     scripts = [s for s in lesson_scripts()
                if not args.lessons or any(part in s.name for part in args.lessons)]
-    rows, failed = [], 0
+    results = args.results / args.mode
+    results.mkdir(parents=True, exist_ok=True)
+    failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for script in scripts:
             result = run_lesson(script, args.mode, Path(tmp) / script.stem)
             failed += not result.get("passed")
+            (results / f"{script.stem}.json").write_text(json.dumps(result, indent=2))
             print(f"{script.name:40s} {'ok' if result.get('passed') else 'FAILED'} "
                   f"{result['wall']:6.1f} s  {result.get('figures')}", flush=True)
-            rows.append((script, lesson_title(script), result))
+    rows = [(s, lesson_title(s), json.loads((results / f"{s.stem}.json").read_text()))
+            for s in lesson_scripts() if (results / f"{s.stem}.json").exists()]
     text = table(rows)
     print(text)
-    if not args.no_readme and not args.lessons and args.mode == "quick":
+    if not args.no_readme and args.mode == "quick" and len(rows) == len(lesson_scripts()):
         update_readme(text)
     return 1 if failed else 0
 
