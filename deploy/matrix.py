@@ -1,0 +1,400 @@
+"""The export matrix: every registered model through every deployment format.
+
+``python -m deploy.matrix --out docs/export_matrix.md [--models PATTERN] [--jobs N]``
+exports each model matching ``PATTERN`` (all of :func:`gluon_dl.models.list_models`
+by default) to MXNet int8, ONNX and TFLite float32/float16/int8, runs every
+artifact in its runtime, and compares it with the MXNet float32 model.  Each
+row is cached in a JSON file beside the document (``--json``), so one row can
+be regenerated alone; the Markdown document is rendered from every cached row.
+
+Method (also written into the document):
+
+- weights: He-normal initialization from a fixed seed; BatchNorm running
+  statistics are then set from data (forward passes in training mode on the
+  calibration inputs), so logits have a spread and top-1 decisions mean
+  something even without training;
+- inputs: :func:`deploy.export._common.sample_inputs` (smooth random images,
+  uniform token ids and lengths), seed 0 for the comparison, seed 1 for int8
+  calibration;
+- metrics over every output: max-abs difference, relative error (max-abs
+  difference over the largest magnitude of the reference) and, for
+  classifiers, top-1 agreement;
+- tolerances: float32 artifacts (ONNX, TFLite float32) relative error
+  <= 1e-4, TFLite float16 <= 1e-2; int8 of classifiers: top-1 agreement
+  >= 90 %; int8 of other tasks is reported, not judged.
+"""
+import argparse
+import datetime
+import json
+import re
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ("mxnet_int8", "onnx", "tflite_float32", "tflite_float16", "tflite_int8")
+HEADINGS = {"mxnet_int8": "MXNet int8", "onnx": "ONNX", "tflite_float32": "TFLite float32",
+            "tflite_float16": "TFLite float16", "tflite_int8": "TFLite int8"}
+RELATIVE_TOLERANCE = {"onnx": 1e-4, "tflite_float32": 1e-4, "tflite_float16": 1e-2}
+MIN_AGREEMENT = 0.9
+VERIFY_SAMPLES = 8
+QUANT_SAMPLES = 32
+CALIB_SAMPLES = 64
+SEED = 0
+DEGENERATE_SPREAD = 1e-6  # a reference output flatter than this says nothing about parity
+
+
+def run_row(name, work_dir, columns=COLUMNS):
+    """Export model ``name`` in every column's format and measure each artifact.
+
+    Returns
+    -------
+    dict
+        column -> cell: ``{"ok": bool, "precision", "max_abs", "rel",
+        "agreement", "reason", "seconds"}`` (numbers None where they do not
+        apply).
+    """
+    _TFLITE_CACHE.clear()
+    net, config, inputs, calib = _prepare(name)
+    reference = _outputs(net, inputs)
+    quant_inputs = _sample(config, QUANT_SAMPLES, seed=2)
+    quant_reference = _outputs(net, quant_inputs)
+    row = {"task": config.task, "cells": {},
+           "reference_spread": _spread(reference)}
+    work_dir = Path(work_dir)
+    for column in columns:
+        start = time.perf_counter()
+        try:
+            cell = _CELLS[column](net, config, work_dir / column, inputs, reference, calib,
+                                  quant_inputs, quant_reference)
+        except Exception as exc:  # every failure is a finding of the matrix
+            cell = {"ok": False, "reason": _reason(exc)}
+        cell["seconds"] = round(time.perf_counter() - start, 1)
+        row["cells"][column] = cell
+    _TFLITE_CACHE.clear()
+    return row
+
+
+def _prepare(name):
+    import mxnet as mx
+
+    from gluon_dl.models import get_model
+    mx.random.seed(SEED)
+    np.random.seed(SEED)
+    net = get_model(name)
+    net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
+    config = net.config
+    inputs = _sample(config, VERIFY_SAMPLES, seed=SEED)
+    calib = _sample(config, CALIB_SAMPLES, seed=1)
+    _set_batchnorm_statistics(net, calib)
+    net.hybridize()
+    return net, config, inputs, calib
+
+
+def _sample(config, n, seed):
+    from deploy.export._common import sample_inputs
+    return [np.asarray(a) for a in sample_inputs(config, n=n, seed=seed)]
+
+
+def _set_batchnorm_statistics(net, calib, passes=10, batch_size=16):
+    """Running mean/variance of every BatchNorm from the data, not the init's 0 and 1.
+
+    With random weights, the init's statistics scale activations by an
+    arbitrary factor per layer; deep networks then emit near-constant logits
+    (1e-16 for MobileNets), on which no parity verdict means anything.
+    """
+    import mxnet as mx
+    if not any(name.endswith("running_mean") for name in net.collect_params()):
+        return
+    for _ in range(passes):
+        for i in range(0, len(calib[0]), batch_size):
+            batch = [mx.nd.array(a[i:i + batch_size], dtype=a.dtype) for a in calib]
+            with mx.autograd.train_mode():
+                net(*batch)
+    mx.nd.waitall()
+
+
+def _outputs(net, inputs):
+    from deploy.export._verify import reference_outputs
+    out = reference_outputs(net, inputs if len(inputs) > 1 else inputs[0])
+    return [np.asarray(o, np.float32) for o in (out if isinstance(out, list) else [out])]
+
+
+def _spread(outputs):
+    return float(min(np.ptp(o) if o.size else 0.0 for o in outputs))
+
+
+def _compare(artifact, inputs, reference, precision, column, task):
+    from deploy.runtime import load
+    predictor = load(artifact)
+    got = predictor.predict(*inputs, normalize=False)
+    got = [np.asarray(o, np.float32) for o in (got if isinstance(got, (list, tuple)) else [got])]
+    if [g.shape for g in got] != [r.shape for r in reference]:
+        return {"ok": False, "precision": precision,
+                "reason": f"outputs of shapes {[g.shape for g in got]}, the MXNet model "
+                          f"{[r.shape for r in reference]}"}
+    max_abs = max(float(np.abs(g - r).max()) for g, r in zip(got, reference))
+    rel = max(float(np.abs(g - r).max() / max(np.abs(r).max(), 1e-30))
+              for g, r in zip(got, reference))
+    agreement = None
+    if task == "classification" and reference[0].ndim == 2 and reference[0].shape[1] > 1:
+        agreement = float(np.mean(got[0].argmax(1) == reference[0].argmax(1)))
+    cell = {"precision": precision, "max_abs": max_abs, "rel": rel, "agreement": agreement}
+    cell["ok"], cell["reason"] = _judge(column, cell, reference)
+    return cell
+
+
+def _judge(column, cell, reference):
+    if _spread(reference) < DEGENERATE_SPREAD:
+        return False, f"reference outputs are flat (spread {_spread(reference):.1e})"
+    if column in RELATIVE_TOLERANCE:
+        tol = RELATIVE_TOLERANCE[column]
+        return (cell["rel"] <= tol,
+                None if cell["rel"] <= tol else f"relative error {cell['rel']:.2g} > {tol:g}")
+    if cell["agreement"] is not None and cell["agreement"] < MIN_AGREEMENT:
+        return False, f"top-1 agreement {cell['agreement']:.0%} < {MIN_AGREEMENT:.0%}"
+    return True, None
+
+
+def _onnx_cell(net, config, out, inputs, reference, *_):
+    from deploy.export import onnx as onnx_export
+    path = onnx_export.export(net, out / f"{config.name}.onnx", config=config, verify=False)
+    return _compare(path, inputs, reference, "float32", "onnx", config.task)
+
+
+def _tflite_cells(net, config, out, inputs, reference, calib, quant_inputs, quant_reference):
+    """All three TFLite columns from one conversion (memoized on the output folder)."""
+    from deploy.export import tflite
+    key = str(out.parent)
+    if key not in _TFLITE_CACHE:
+        precisions = ["float32", "float16", int8_precision(config)]
+        try:
+            paths = tflite.export_many(net, out.parent / "tflite", precisions=precisions,
+                                       config=config, calib_data=calib, verify=False)
+        except Exception as exc:
+            paths = exc
+        _TFLITE_CACHE[key] = paths
+    return _TFLITE_CACHE[key]
+
+
+_TFLITE_CACHE = {}
+
+
+def _tflite_column(precision_of):
+    def cell(net, config, out, inputs, reference, calib, quant_inputs, quant_reference):
+        paths = _tflite_cells(net, config, out, inputs, reference, calib, quant_inputs,
+                              quant_reference)
+        if isinstance(paths, Exception):
+            raise paths
+        precision = precision_of(config)
+        column = "tflite_int8" if precision in ("int8", "dynamic_range") else \
+            f"tflite_{precision}"
+        if column == "tflite_int8":
+            return _compare(paths[precision], quant_inputs, quant_reference, precision,
+                            column, config.task)
+        return _compare(paths[precision], inputs, reference, precision, column, config.task)
+    return cell
+
+
+def int8_precision(config):
+    """Full-integer int8 for float inputs; dynamic-range int8 for token ids.
+
+    Token ids cannot be quantized (they index embeddings), and recurrent or
+    attention layers lose too much with int8 activations; dynamic-range
+    quantization keeps activations in float and stores the weights in int8.
+    """
+    if all(spec.dtype.startswith("float") for spec in config.inputs) \
+            and config.task not in ("language-model", "seq2seq", "pretraining",
+                                    "sequence-recognition"):
+        return "int8"
+    return "dynamic_range"
+
+
+def _mxnet_int8_cell(net, config, out, inputs, reference, calib, quant_inputs,
+                     quant_reference):
+    from deploy.export import mxnet as mxnet_export
+    from deploy.quantize import quantize_mxnet
+    qnet = quantize_mxnet(net, calib[0], calib_mode="naive")  # refuses several inputs
+    path = mxnet_export.export(qnet, out / config.name, config=config, precision="int8",
+                               verify=False)
+    return _compare(path, quant_inputs, quant_reference, "int8", "mxnet_int8", config.task)
+
+
+_CELLS = {
+    "mxnet_int8": _mxnet_int8_cell,
+    "onnx": _onnx_cell,
+    "tflite_float32": _tflite_column(lambda c: "float32"),
+    "tflite_float16": _tflite_column(lambda c: "float16"),
+    "tflite_int8": _tflite_column(int8_precision),
+}
+
+
+def _reason(exc):
+    """One line: the error class and the first sentence-sized part of its message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"/\S*/([^/\s]+\.(?:onnx|tflite|json))", r"\1", text)  # temporary folders
+    from gluon_dl.errors import GluonDLError
+    if not isinstance(exc, GluonDLError):  # a raw error: say where it came from
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
+        where = f" ({Path(frame[0].filename).name}:{frame[0].lineno})" if frame[0] else ""
+        text = f"{type(exc).__name__}{where}: {text}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+# -- the cache and the document ---------------------------------------------------------------
+
+def versions():
+    """Versions of the stack that produced the matrix."""
+    found = {"python": sys.version.split()[0], "numpy": np.__version__}
+    for module in ("mxnet", "onnx", "onnxruntime", "onnxsim", "onnx2tf", "tensorflow",
+                   "ai_edge_litert", "tflite_runtime"):
+        try:
+            mod = __import__(module)
+            found[module] = getattr(mod, "__version__", "installed")
+        except ImportError:
+            found[module] = None
+    return found
+
+
+def load_cache(path):
+    path = Path(path)
+    if not path.is_file():
+        return {"rows": {}}
+    return json.loads(path.read_text())
+
+
+def save_cache(path, cache):
+    from gluon_dl.utils.io import atomic_output_path
+    with atomic_output_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
+
+
+def render(cache, names):
+    """The Markdown document for ``names`` (rows missing from ``cache`` say so)."""
+    lines = [
+        "# Export matrix", "",
+        "Every registered model exported to each deployment format, run in that format's "
+        "runtime and compared with the MXNet float32 model. Generated by "
+        "`python -m deploy.matrix --out docs/export_matrix.md` (one row: `--models NAME`); "
+        "per-row results are cached in `docs/export_matrix.json`.", "",
+        "## Method", "",
+        "- **Weights**: He-normal initialization (seed 0); BatchNorm running statistics set from "
+        "the calibration inputs (10 forward passes in training mode), so logits have a spread.",
+        f"- **Inputs**: `deploy.export._common.sample_inputs`: smooth random images (Gaussian "
+        f"blobs), uniform token ids/lengths/noise. {VERIFY_SAMPLES} samples (seed 0) for float "
+        f"artifacts, {QUANT_SAMPLES} (seed 2) for int8; int8 calibrated on {CALIB_SAMPLES} "
+        f"(seed 1).",
+        "- **Metrics** (over every output): max-abs difference; relative error = max-abs "
+        "difference / max |reference|; top-1 agreement for classifiers.",
+        "- **Tolerances**: ONNX and TFLite float32 relative error <= 1e-4, TFLite float16 "
+        "<= 1e-2; int8 of classifiers top-1 agreement >= 90 %; int8 of other tasks reported "
+        "only. A reference whose outputs are flat (spread < 1e-6) fails every cell: it cannot "
+        "show parity.",
+        "- **TFLite int8**: full-integer (int8 weights, activations, input and output) for "
+        "float-input CNNs and MLPs; dynamic-range (int8 weights, float activations; marked "
+        "*dr*) for token inputs, recurrent and attention models. **MXNet int8**: oneDNN "
+        "post-training quantization (`deploy.quantize.quantize_mxnet`, naive calibration).",
+        "- ✓ within tolerance, ✗ failed (export error, or outside tolerance), with the reason.",
+        "",
+        "## Versions", "",
+    ]
+    for module, version in sorted((cache.get("versions") or {}).items()):
+        lines.append(f"- {module}: {version or 'not installed'}")
+    lines += ["", "## Results", "",
+              "| model | " + " | ".join(HEADINGS[c] for c in COLUMNS) + " |",
+              "|---" * (len(COLUMNS) + 1) + "|"]
+    for name in names:
+        row = cache["rows"].get(name)
+        if row is None:
+            lines.append(f"| {name} | " + " | ".join("not generated" for _ in COLUMNS) + " |")
+            continue
+        lines.append(f"| {name} | " + " | ".join(_cell_text(row["cells"].get(c))
+                                                 for c in COLUMNS) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _cell_text(cell):
+    if cell is None:
+        return "not generated"
+    parts = []
+    if cell.get("max_abs") is not None:
+        tag = " *dr*" if cell.get("precision") == "dynamic_range" else ""
+        parts.append(f"{cell['max_abs']:.1e} (rel {cell['rel']:.1e}){tag}")
+    if cell.get("agreement") is not None:
+        parts.append(f"top-1 {cell['agreement']:.0%}")
+    if cell.get("reason"):
+        parts.append(cell["reason"].replace("|", "/"))
+    return ("✓ " if cell.get("ok") else "✗ ") + "; ".join(parts)
+
+
+# -- command line -----------------------------------------------------------------------------
+
+def generate(names, json_path, jobs=1, log=print):
+    """Regenerate the rows of ``names`` into the cache at ``json_path``; return the cache."""
+    cache = load_cache(json_path)
+    cache["versions"] = versions()
+    if jobs > 1:
+        import concurrent.futures
+        import multiprocessing
+        pool = concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
+        with pool:
+            futures = {pool.submit(_row_in_tempdir, n): n for n in names}
+            for future in concurrent.futures.as_completed(futures):
+                _store(cache, json_path, futures[future], future.result(), log)
+    else:
+        for name in names:
+            _store(cache, json_path, name, _row_in_tempdir(name), log)
+    return cache
+
+
+def _row_in_tempdir(name):
+    with tempfile.TemporaryDirectory(prefix=f"matrix-{name}-") as tmp:
+        row = run_row(name, tmp)
+    row["generated"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    return row
+
+
+def _store(cache, json_path, name, row, log):
+    cache["rows"][name] = row
+    save_cache(json_path, cache)
+    log(f"{name}: " + ", ".join(f"{c} {'ok' if row['cells'][c]['ok'] else 'FAIL'}"
+                                for c in row["cells"]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m deploy.matrix", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="docs/export_matrix.md", help="Markdown document")
+    parser.add_argument("--json", default=None,
+                        help="per-row cache (default: the document's path with .json)")
+    parser.add_argument("--models", default=None,
+                        help="shell patterns (comma-separated) of the rows to regenerate "
+                        "(default: all)")
+    parser.add_argument("--jobs", type=int, default=1, help="rows exported in parallel")
+    parser.add_argument("--render-only", action="store_true",
+                        help="write the document from the cache without exporting")
+    args = parser.parse_args(argv)
+    from gluon_dl.models import list_models
+    out = Path(args.out)
+    json_path = Path(args.json) if args.json else out.with_suffix(".json")
+    every = list_models()
+    if args.render_only:
+        cache = load_cache(json_path)
+    else:
+        patterns = (args.models or "*").split(",")
+        names = sorted({n for pattern in patterns for n in list_models(pattern.strip())})
+        cache = generate(names, json_path, max(1, args.jobs))
+    from gluon_dl.utils.io import atomic_output_path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output_path(out) as tmp:
+        Path(tmp).write_text(render(cache, every))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

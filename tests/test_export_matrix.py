@@ -1,0 +1,96 @@
+"""The committed export matrix: complete, rendered from its cache, verdicts that follow the
+tolerances, and rows that regenerate to the same results."""
+import json
+from pathlib import Path
+
+import pytest
+
+from deploy import matrix
+from gluon_dl.models import list_models
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "export_matrix.md"
+CACHE = DOC.with_suffix(".json")
+
+
+@pytest.fixture(scope="module")
+def cache():
+    if not CACHE.is_file():
+        pytest.fail(f"{CACHE} is missing: run python -m deploy.matrix --out {DOC}")
+    return json.loads(CACHE.read_text())
+
+
+def _rows(text):
+    return [line.split("|")[1].strip() for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| model")]
+
+
+def test_document_has_a_row_per_registered_model():
+    assert _rows(DOC.read_text()) == list_models()
+
+
+def test_document_is_rendered_from_the_cache(cache):
+    assert DOC.read_text() == matrix.render(cache, list_models())
+
+
+def test_document_states_method_and_versions(cache):
+    text = DOC.read_text()
+    for needle in ("## Method", "relative error", "BatchNorm running statistics", "## Versions",
+                   "onnx2tf", "tensorflow", "mxnet"):
+        assert needle in text
+    assert cache["versions"]["onnx2tf"] and cache["versions"]["mxnet"]
+
+
+def test_every_cached_cell_follows_the_tolerances(cache):
+    judged = 0
+    for name, row in cache["rows"].items():
+        assert set(row["cells"]) == set(matrix.COLUMNS), name
+        for column, cell in row["cells"].items():
+            if not cell["ok"]:
+                assert cell["reason"], f"{name} {column} fails without a reason"
+                continue
+            if column in matrix.RELATIVE_TOLERANCE:
+                assert cell["rel"] <= matrix.RELATIVE_TOLERANCE[column], (name, column)
+                judged += 1
+            if cell.get("agreement") is not None:
+                assert cell["agreement"] >= matrix.MIN_AGREEMENT, (name, column)
+    assert judged > 0
+
+
+def test_render_marks_missing_rows_and_failures():
+    cells = {c: {"ok": False, "reason": "onnx2tf could not convert node X | Y"}
+             for c in matrix.COLUMNS}
+    cells["onnx"] = {"ok": True, "precision": "float32", "max_abs": 2e-6, "rel": 5e-7,
+                     "agreement": 1.0, "reason": None}
+    text = matrix.render({"rows": {"a": {"cells": cells}}, "versions": {}}, ["a", "b"])
+    row_a = next(line for line in text.splitlines() if line.startswith("| a |"))
+    assert "✓ 2.0e-06 (rel 5.0e-07); top-1 100%" in row_a
+    assert "✗ onnx2tf could not convert node X / Y" in row_a  # a bar would split the cell
+    assert "| b | not generated |" in text
+
+
+def test_onnx_cell_regenerates(cache):
+    """The cheapest cell of the cheapest row, in the default suite."""
+    pytest.importorskip("onnxruntime")
+    name = "linreg"
+    if name not in cache["rows"]:
+        pytest.skip(f"{name} is not in the cache")
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        row = matrix.run_row(name, tmp, columns=("onnx",))
+    got, want = row["cells"]["onnx"], cache["rows"][name]["cells"]["onnx"]
+    assert got["ok"] == want["ok"]
+    assert got["max_abs"] <= max(10 * want["max_abs"], 1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["linreg", "mlp", "tcn"])
+def test_cheap_rows_regenerate(cache, name, tmp_path):
+    pytest.importorskip("onnx2tf")
+    if name not in cache["rows"]:
+        pytest.skip(f"{name} is not in the cache")
+    row = matrix.run_row(name, tmp_path)
+    for column, want in cache["rows"][name]["cells"].items():
+        got = row["cells"][column]
+        assert got["ok"] == want["ok"], (column, got, want)
+        if want.get("max_abs") is not None:
+            assert got["max_abs"] <= max(10 * want["max_abs"], 1e-6), column
