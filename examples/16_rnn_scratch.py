@@ -13,7 +13,6 @@ Lesson: 16. Recurrent neural networks from scratch
 import math
 
 from gluon_dl import fit, get_model, plot_history, predict_lm
-from gluon_dl.data import load_data_lm, load_dataset, unigram_perplexity
 from gluon_dl.lesson import Lesson, run
 from gluon_dl.training import Callback, GradientClipping
 
@@ -36,16 +35,10 @@ class NormLog(Callback):
 
 def main():
     lesson = Lesson(__doc__)
-    text = lesson.data(official="time-machine", default="python-docs")
-    held_out = load_dataset("time-machine" if lesson.args.data_root else "python-docs",
-                            "test", root=lesson.args.data_root)
     num_steps, seed = lesson.pick(full=35, quick=16, smoke=5), lesson.args.seed
-    train_iter, vocab = load_data_lm(text, BATCH_SIZE, num_steps, seed=seed,
-                                     max_tokens=lesson.pick(full=None, quick=30000, smoke=1000))
-    # the same held-out windows at every evaluation: read in order from the first token
-    test_iter, _ = load_data_lm(held_out, BATCH_SIZE, num_steps, vocab=vocab, random=False,
-                                offset=0, max_tokens=lesson.pick(full=None, quick=5000,
-                                                                 smoke=1000))
+    train_iter, test_iter, vocab, baseline = lesson.lm_data(
+        BATCH_SIZE, num_steps, max_tokens=lesson.pick(full=None, quick=30000, smoke=1000),
+        max_held_out=lesson.pick(full=None, quick=5000, smoke=1000))
 
     net = get_model("rnn_scratch_lm", vocab_size=len(vocab), num_hiddens=128,
                     num_steps=num_steps)
@@ -60,11 +53,9 @@ def main():
            "largest gradient norm": norms.norms}
     lesson.save_plot(plot_history(ppl, title="rnn_scratch_lm: perplexity per epoch"),
                      "perplexity.png")
-    baseline = unigram_perplexity(train_iter.corpus, test_iter.corpus, len(vocab))
-    lesson.note("letter-frequency (unigram) perplexity", f"{baseline:.2f}")
     lesson.note("largest gradient norm before clipping", f"{max(norms.norms):.2f}")
     lesson.check("held-out perplexity", ppl["val_perplexity"][-1], below=0.7 * baseline)
-    prefix = "the time traveller " if lesson.args.data_root else "the value of "
+    prefix = lesson.lm_prefix
     lesson.note("generated", repr(predict_lm(prefix, 50, net, vocab)))
     lesson.finish()
 

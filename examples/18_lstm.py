@@ -13,7 +13,6 @@ Lesson: 18. Long short-term memory (LSTM)
 import math
 
 from gluon_dl import fit, get_model, plot_history, predict_lm
-from gluon_dl.data import load_data_lm, load_dataset, unigram_perplexity
 from gluon_dl.lesson import Lesson, run
 from gluon_dl.training import GradientClipping
 
@@ -22,20 +21,12 @@ BATCH_SIZE, NUM_HIDDENS = 32, 128
 
 def main():
     lesson = Lesson(__doc__)
-    text = lesson.data(official="time-machine", default="python-docs")
-    held_out = load_dataset("time-machine" if lesson.args.data_root else "python-docs",
-                            "test", root=lesson.args.data_root)
     num_steps, seed = lesson.pick(full=35, quick=16, smoke=5), lesson.args.seed
-    train_iter, vocab = load_data_lm(text, BATCH_SIZE, num_steps, seed=seed,
-                                     max_tokens=lesson.pick(full=None, quick=30000, smoke=1000))
-    # the same held-out windows at every evaluation: read in order from the first token
-    test_iter, _ = load_data_lm(held_out, BATCH_SIZE, num_steps, vocab=vocab, random=False,
-                                offset=0, max_tokens=lesson.pick(full=None, quick=5000,
-                                                                 smoke=1000))
-    baseline = unigram_perplexity(train_iter.corpus, test_iter.corpus, len(vocab))
-    lesson.note("letter-frequency (unigram) perplexity", f"{baseline:.2f}")
+    train_iter, test_iter, vocab, baseline = lesson.lm_data(
+        BATCH_SIZE, num_steps, max_tokens=lesson.pick(full=None, quick=30000, smoke=1000),
+        max_held_out=lesson.pick(full=None, quick=5000, smoke=1000))
     lesson.note("model", "lstm_scratch_lm and lstm_lm")
-    prefix = "the time traveller " if lesson.args.data_root else "the value of "
+    prefix = lesson.lm_prefix
 
     curves = {}
     for name, extra in (("lstm_scratch_lm", {"num_steps": num_steps}), ("lstm_lm", {})):

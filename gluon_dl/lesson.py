@@ -127,6 +127,35 @@ class Lesson:
             X_te, y_te = load_dataset(default, split="test")
         return X_tr, y_tr, X_te, y_te
 
+    def lm_data(self, batch_size, num_steps, max_tokens, max_held_out,
+                official="time-machine", default="python-docs"):
+        """What a language-model lesson trains and tests on, as characters.
+
+        Returns ``(train_iter, test_iter, vocab, baseline)``: random training
+        windows of the train split (its first ``max_tokens`` characters, None
+        for all), the test split read in order from its first character (the
+        same held-out windows at every evaluation), the vocabulary, and the
+        letter-frequency (unigram) perplexity a model that learned nothing
+        about order reaches; the lesson notes it and a data/prefix to generate from.
+        """
+        from .data import load_data_lm, load_dataset, unigram_perplexity
+
+        text = self.data(official, default)
+        held_out = load_dataset(official if self.args.data_root else default, "test",
+                                root=self.args.data_root)
+        train_iter, vocab = load_data_lm(text, batch_size, num_steps, seed=self.args.seed,
+                                         max_tokens=max_tokens)
+        test_iter, _ = load_data_lm(held_out, batch_size, num_steps, vocab=vocab,
+                                    random=False, offset=0, max_tokens=max_held_out)
+        baseline = unigram_perplexity(train_iter.corpus, test_iter.corpus, len(vocab))
+        self.note("letter-frequency (unigram) perplexity", f"{baseline:.2f}")
+        return train_iter, test_iter, vocab, baseline
+
+    @property
+    def lm_prefix(self):
+        """A start for generated text in the corpus the lesson reads."""
+        return "the time traveller " if self.args.data_root else "the value of "
+
     # -- results ------------------------------------------------------------------------------
     def check(self, label, value, *, above=None, below=None):
         """Record a figure; outside ``--smoke`` the run fails unless it is above/below the bound."""

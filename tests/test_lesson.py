@@ -102,3 +102,14 @@ def test_offline_default_gives_train_and_test(tmp_path):
     X, y, X_test, y_test = _lesson(tmp_path, "--smoke").image_data("mnist", "mnist-5k")
     assert X.shape[1:] == X_test.shape[1:] == (28, 28)
     assert len(X) == len(y) and len(X_test) == len(y_test) and len(X) > len(X_test)
+
+
+def test_lm_data_reads_python_docs_offline_with_a_unigram_baseline(tmp_path):
+    lesson = _lesson(tmp_path, "--smoke")
+    train_iter, test_iter, vocab, baseline = lesson.lm_data(4, 5, max_tokens=1000,
+                                                            max_held_out=500)
+    X, Y = next(iter(train_iter.batches(0)))
+    assert X.shape == Y.shape == (4, 5)
+    assert 1 < baseline < len(vocab)  # letter frequencies beat a uniform guess
+    assert "python-docs" in lesson.notes["data"]
+    assert lesson.lm_prefix == "the value of "
