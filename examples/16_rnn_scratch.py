@@ -42,7 +42,8 @@ def main():
 
     net = get_model("rnn_scratch_lm", vocab_size=len(vocab), num_hiddens=128,
                     num_steps=num_steps)
-    lesson.note("model", f"rnn_scratch_lm (128 hidden units, unrolled over {num_steps} steps)")
+    lesson.note("model", "rnn_scratch_lm (128 hidden units)")
+    lesson.note("unrolled over", f"{num_steps} steps")
     clipping = GradientClipping(1.0)
     norms = NormLog(clipping)
     history = fit(net, train_iter, lesson.pick(full=30, quick=3, smoke=1), lr=0.01,
