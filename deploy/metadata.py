@@ -66,7 +66,8 @@ _FORMAT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=None,
                    dynamic_batch=False, output_names=(), artifact_input_dtype=None,
-                   quantization=None, graph_sha256=None, producer=None, input_shapes=None):
+                   quantization=None, graph_sha256=None, producer=None, input_shapes=None,
+                   output_permutations=None):
     """The metadata dict of one artifact, its hashes still unset.
 
     :func:`write_sidecar` records the SHA-256 of the written files.
@@ -96,6 +97,9 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=
         Versions of the tools that made the artifact, e.g. ``{"onnx2tf": "1.19.16"}``.
     input_shapes : sequence of sequence, optional
         The artifact's input shapes, one per input name, None for a free axis.
+    output_permutations : sequence, optional
+        Per output, None or the axes that turn the artifact's output into the
+        MXNet model's layout (``numpy.transpose(y, perm)``).
 
     Returns
     -------
@@ -132,6 +136,9 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=
     if input_shapes is not None:
         meta["artifact"]["input_shapes"] = [
             [None if d is None else int(d) for d in shape] for shape in input_shapes]
+    if output_permutations is not None and any(p is not None for p in output_permutations):
+        meta["artifact"]["output_permutations"] = [
+            None if p is None else [int(a) for a in p] for p in output_permutations]
     try:
         return validate(meta, source=f"metadata of the {fmt} artifact")
     except ModelFileError as exc:
@@ -307,8 +314,13 @@ _ARTIFACT_FIELDS = {
                          isinstance(s, list) and all(d is None or (
                              isinstance(d, int) and not isinstance(d, bool) and d > 0)
                              for d in s) for s in v)),
+    # per output: null, or the axes that put the artifact's output in the MXNet
+    # model's layout (TFLite returns image outputs channels-last)
+    "output_permutations": ("a list of null or axis permutations", lambda v: isinstance(
+        v, list) and all(p is None or (isinstance(p, list) and sorted(p) == list(range(len(p)))
+                                       and all(type(a) is int for a in p)) for p in v)),
 }
-_OPTIONAL_FIELDS = ("graph_sha256", "input_shapes")
+_OPTIONAL_FIELDS = ("graph_sha256", "input_shapes", "output_permutations")
 
 
 def _check_artifact(artifact, config, source):

@@ -248,6 +248,8 @@ def _drop(section, key):
                                        "output": {"dtype": "int8", "scale": 1,
                                                   "zero_point": 0}}),
      r"artifact\.quantization"),
+    (_set("artifact", "output_permutations", [[0, 3, 3, 1]]), r"artifact\.output_permutations"),
+    (_set("artifact", "output_permutations", "NHWC"), r"artifact\.output_permutations"),
     (_drop("artifact", "sha256"), r"lacks the keys \['artifact\.sha256'\]"),
     (_set("artifact", "sha265", "x"), r"unknown keys \['artifact\.sha265'\]"),
 ])

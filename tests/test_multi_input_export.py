@@ -248,3 +248,16 @@ def test_transposed_convolutions_export_and_verify_at_several_batches(tmp_path, 
     path = onnx_export.export(net, tmp_path / "g.onnx")
     x = _raw(net.config, batch, seed=2)
     np.testing.assert_allclose(load(path).predict(*x), _mxnet_outputs(net, x)[0], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_tflite_image_outputs_come_back_in_mxnets_layout(tmp_path):
+    """onnx2tf returns image outputs channels-last; the metadata records the axes
+    and the Predictor puts them back, so a generator's images are NCHW again."""
+    from deploy.export import tflite as tflite_export
+
+    net = _model("dcgan_generator")
+    path = tflite_export.export_many(net, tmp_path, precisions=("float32",))["float32"]
+    assert read_metadata(path)["artifact"]["output_permutations"] == [[0, 3, 1, 2]]
+    x = _raw(net.config, 4, seed=3)
+    np.testing.assert_allclose(load(path).predict(*x), _mxnet_outputs(net, x)[0], atol=1e-4)

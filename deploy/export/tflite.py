@@ -134,7 +134,35 @@ def convert(job):
                                   options["batch_size"], job.config)
     written = _convert(onnx2tf, onnx_path, job.stage, job.config, job.calib, job.targets,
                        options["batch_size"], options["quant_type"])
-    return {p: _finish(written[p], job.staged(p), p, job.config) for p in job.targets}
+    permutations = _output_permutations(onnx_path, next(iter(written.values())))
+    return {p: _finish(written[p], job.staged(p), p, job.config, permutations)
+            for p in job.targets}
+
+
+def _output_permutations(onnx_path, tflite_path):
+    """Per output, the axes that undo onnx2tf's channels-last image outputs (or None).
+
+    onnx2tf turns NCHW outputs into NHWC; the ONNX graph it started from has the
+    MXNet model's shapes, so an output whose TFLite shape is the ONNX shape with
+    the channel axis moved last gets the permutation back.
+    """
+    import onnx
+    import tensorflow as tf
+
+    graph = onnx.load(str(onnx_path)).graph
+    wanted = [[d.dim_value or None for d in o.type.tensor_type.shape.dim] for o in graph.output]
+    interpreter = tf.lite.Interpreter(model_path=str(tflite_path))
+    got = [list(d["shape"]) for d in interpreter.get_output_details()]
+    perms = []
+    for want, have in zip(wanted, got):
+        rank = len(want)
+        moved = want[:1] + want[2:] + want[1:2] if rank >= 3 else None
+        same = lambda a, b: all(x is None or x == y for x, y in zip(a[1:], b[1:]))  # noqa: E731
+        if rank >= 3 and len(have) == rank and not same(want, have) and same(moved, have):
+            perms.append([0, rank - 1] + list(range(1, rank - 1)))
+        else:
+            perms.append(None)
+    return perms
 
 
 def _onnx_source(job, options):
@@ -272,7 +300,7 @@ def _conversion_error(onnx_path, log, exc):
         f"repeat/Tile), or see https://github.com/PINTO0309/onnx2tf#parameter-replacement")
 
 
-def _finish(written, staged, precision, config):
+def _finish(written, staged, precision, config, output_permutations=None):
     """Rename onnx2tf's file and read what its metadata records."""
     written.replace(staged)
     inputs, outputs = _interpreter_details(staged, config)
@@ -290,6 +318,7 @@ def _finish(written, staged, precision, config):
         input_shapes=[[int(s) if s > 0 else None for s in d["shape_signature"]] for d in inputs],
         dynamic_batch=int(inp["shape_signature"][0]) < 0,
         output_names=[o["name"] for o in outputs], quantization=quantization,
+        output_permutations=output_permutations,
         artifact_input_dtype=np.dtype(inp["dtype"]).name,
         producer={"onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__}))
 

@@ -426,7 +426,10 @@ class Predictor:
         else:
             raise InputShapeError(f"{self.path.name} takes batches of exactly {self._batch} "
                                   f"samples; got {n}")
-        return [_dequantize(y, spec) for y, spec in zip(outputs, self._session.outputs)]
+        perms = self.metadata["artifact"].get("output_permutations") or [None] * len(outputs)
+        return [_dequantize(y, spec) if perm is None else
+                np.transpose(_dequantize(y, spec), perm)
+                for y, spec, perm in zip(outputs, self._session.outputs, perms)]
 
     def _sample(self, feeds, i):
         primary = self._feed_order[0]
