@@ -134,8 +134,9 @@ def convert(job):
                                   options["batch_size"], job.config)
     written = _convert(onnx2tf, onnx_path, job.stage, job.config, job.calib, job.targets,
                        options["batch_size"], options["quant_type"])
-    permutations = _output_permutations(onnx_path, next(iter(written.values())))
-    return {p: _finish(written[p], job.staged(p), p, job.config, permutations)
+    # per file: onnx2tf may order or shape the outputs of each precision differently
+    return {p: _finish(written[p], job.staged(p), p, job.config,
+                       _output_permutations(onnx_path, written[p]))
             for p in job.targets}
 
 
