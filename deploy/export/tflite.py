@@ -251,6 +251,11 @@ def _calibration_files(work, source, config, calib):
             raise ConversionError(f"input '{spec.name}' of {source} has shape {array.shape[1:]}; "
                                   f"the TFLite exporter takes extra inputs of at most one axis "
                                   f"besides the batch (onnx2tf would transpose them)")
+        if array.dtype.kind in "iu":
+            # onnx2tf computes (sample - mean) / std in floating point and feeds that to
+            # the model's test run, which an int32 token input refuses; it draws ids of
+            # its own for an input left out
+            continue
         file = work / f"calib_{len(entries)}.npy"
         dtype = np.float32 if array.dtype.kind == "f" else array.dtype
         np.save(file, np.ascontiguousarray(array.astype(dtype)))
@@ -259,7 +264,7 @@ def _calibration_files(work, source, config, calib):
         # their full rank broadcasts the batch axis back (a 3-D sample fails Conv2D).
         ones = [1] * array.ndim
         entries.append([name, str(file), np.zeros(ones, np.float32), np.ones(ones, np.float32)])
-    return entries
+    return entries or None
 
 
 def _onnx_input_names(path, config):
