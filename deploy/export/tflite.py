@@ -210,8 +210,8 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
     work.mkdir()
     source = work / "model.onnx"  # onnx2tf rewrites its input file in place
     source.write_bytes(Path(onnx_path).read_bytes())
-    custom = _calibration_files(work, source, config, calib)
     quant = any(p in _NEEDS_QUANT_RUN for p in targets)
+    custom = _calibration_files(work, source, config, calib, quant)
     with _chdir(work), _common.quiet() as log:
         try:
             onnx2tf.convert(
@@ -234,7 +234,7 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
     return written
 
 
-def _calibration_files(work, source, config, calib):
+def _calibration_files(work, source, config, calib, quant):
     """Write onnx2tf's calibration data; return its custom_input_op_name_np_data_path."""
     data = calib if calib is not None else _common.sample_inputs(config)
     names = _onnx_input_names(source, config)
@@ -251,10 +251,11 @@ def _calibration_files(work, source, config, calib):
             raise ConversionError(f"input '{spec.name}' of {source} has shape {array.shape[1:]}; "
                                   f"the TFLite exporter takes extra inputs of at most one axis "
                                   f"besides the batch (onnx2tf would transpose them)")
-        if array.dtype.kind in "iu":
+        if array.dtype.kind in "iu" and not quant:
             # onnx2tf computes (sample - mean) / std in floating point and feeds that to
-            # the model's test run, which an int32 token input refuses; it draws ids of
-            # its own for an input left out
+            # the model's test run, which an int32 token input refuses; without an int8
+            # run it draws ids of its own for an input left out (an int8 run insists on
+            # samples for every input, so token models get no int8 file from it yet)
             continue
         file = work / f"calib_{len(entries)}.npy"
         dtype = np.float32 if array.dtype.kind == "f" else array.dtype
