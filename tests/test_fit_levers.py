@@ -17,6 +17,7 @@ from gluon_dl.errors import ArgumentError  # noqa: E402
 from gluon_dl.models import get_model  # noqa: E402
 from gluon_dl.training import _channel_pad, _global_pool, fit, loop  # noqa: E402
 from gluon_dl.training._channel_pad import pad_channels  # noqa: E402
+import _graph_rewrite  # noqa: E402  (tests/_graph_rewrite.py)
 
 AVX512 = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}
 AVX2 = {"sse4_2", "avx", "avx2", "fma"}
@@ -48,24 +49,10 @@ KEPT = {
 
 
 def _build(make, shape):
-    mx.random.seed(0)
-    net = make()
-    net.initialize(mx.init.Xavier())
-    x = mx.nd.array(np.random.RandomState(0).randn(*shape))
-    net(x)
-    return net, x
+    return _graph_rewrite.build(make, shape)
 
 
-def _run(sym, net, x):
-    block = gluon.SymbolBlock(sym, mx.sym.var("data"), params=net.collect_params())
-    block.hybridize(static_alloc=True, static_shape=True)
-    with autograd.record():
-        out = block(x)
-        loss = (out * out).sum()
-    loss.backward()
-    grads = {k: p.grad().asnumpy().copy() for k, p in net.collect_params().items()
-             if p.grad_req != "null"}
-    return out.asnumpy(), grads
+_run = _graph_rewrite.run
 
 
 def _ops(sym):
