@@ -414,7 +414,11 @@ def test_layernorm_block_exports_to_onnx(tmp_path):
 @pytest.mark.slow
 def test_token_input_language_model_converts_to_tflite(tmp_path):
     """onnx2tf's own test run once got float calibration samples for the int32 token
-    input and refused every language model; token inputs are left to it."""
+    input and refused every language model; token inputs are left to it.  Its
+    full-integer run (where onnx2tf makes dynamic-range files) refuses token
+    inputs, so the dynamic-range int8 file is converted without it."""
+    import tensorflow as tf
+
     from deploy.export import tflite as tflite_export
     from deploy.export._common import sample_inputs
     from deploy.runtime import load
@@ -423,8 +427,14 @@ def test_token_input_language_model_converts_to_tflite(tmp_path):
     mx.random.seed(0)
     net = get_model("rnn_scratch_lm")
     net.initialize(mx.init.Xavier())
-    path = tflite_export.export_many(net, tmp_path, precisions=("float32",))["float32"]
+    paths = tflite_export.export_many(net, tmp_path, precisions=("float32", "dynamic_range"))
     x = sample_inputs(net.config, n=3, seed=1)
     ref = net(*[mx.nd.array(a, dtype=a.dtype) for a in x])
     ref = (ref[0] if isinstance(ref, (list, tuple)) else ref).asnumpy()
-    np.testing.assert_allclose(load(path).predict(*x), ref, atol=1e-4)
+    np.testing.assert_allclose(load(paths["float32"]).predict(*x), ref, atol=1e-4)
+    dynamic = load(paths["dynamic_range"])
+    assert dynamic.precision == "dynamic_range"
+    rel = np.abs(dynamic.predict(*x) - ref).max() / np.abs(ref).max()
+    assert 0 < rel < 0.05  # int8 weights: close, not exact
+    details = tf.lite.Interpreter(model_path=str(paths["dynamic_range"])).get_tensor_details()
+    assert any(d["dtype"] == np.int8 for d in details)  # the weights are int8

@@ -8,6 +8,7 @@ Offline by construction: onnx2tf downloads MS-COCO calibration images for
 image inputs unless it is given data, so it is always given the caller's
 calibration data (or synthetic samples when no int8 model is wanted).
 """
+import collections
 import contextlib
 import os
 import re
@@ -29,7 +30,6 @@ PRECISIONS = {
     "int8": "full_integer_quant",  # int8 weights, activations, input and output
 }
 _CALIBRATED = ("int8",)
-_NEEDS_QUANT_RUN = ("int8", "dynamic_range")
 # onnx2tf loads this file from the working directory instead of downloading it.
 _ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
@@ -141,29 +141,96 @@ def convert(job):
 
 
 def _output_permutations(onnx_path, tflite_path):
-    """Per output, the axes that undo onnx2tf's channels-last image outputs (or None).
+    """Where each ONNX output went in the TFLite file: its position and its axes.
 
-    onnx2tf turns NCHW outputs into NHWC; the ONNX graph it started from has the
-    MXNet model's shapes, so an output whose TFLite shape is the ONNX shape with
-    the channel axis moved last gets the permutation back.
+    onnx2tf lists a file's outputs in its own order (the quantized files sort
+    them by name) and turns NCHW outputs into NHWC.  Outputs are matched by
+    name (:func:`_output_order`); an output whose TFLite shape is the ONNX
+    shape with the channel axis moved last gets the permutation back.
+
+    Returns
+    -------
+    OutputMap
+        ``order[k]``: the position, among the interpreter's outputs, of ONNX
+        output ``k``; ``permutations[k]``: None or the axes that put it back
+        in the ONNX (MXNet) layout.
+
+    Raises
+    ------
+    ConversionError
+        When an output cannot be matched by name, or its shape is neither the
+        ONNX one nor that shape channels-last.
     """
     import onnx
     import tensorflow as tf
 
-    graph = onnx.load(str(onnx_path)).graph
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    names = [o.name for o in graph.output]
     wanted = [[d.dim_value or None for d in o.type.tensor_type.shape.dim] for o in graph.output]
     interpreter = tf.lite.Interpreter(model_path=str(tflite_path))
-    got = [list(d["shape"]) for d in interpreter.get_output_details()]
-    perms = []
-    for want, have in zip(wanted, got):
-        rank = len(want)
-        moved = want[:1] + want[2:] + want[1:2] if rank >= 3 else None
-        same = lambda a, b: all(x is None or x == y for x, y in zip(a[1:], b[1:]))  # noqa: E731
-        if rank >= 3 and len(have) == rank and not same(want, have) and same(moved, have):
-            perms.append([0, rank - 1] + list(range(1, rank - 1)))
-        else:
-            perms.append(None)
-    return perms
+    details = interpreter.get_output_details()
+    order = _output_order(interpreter, details, names, tflite_path)
+    perms = [_undo_channels_last(wanted[k], list(details[i]["shape"]), names[k], tflite_path)
+             for k, i in enumerate(order)]
+    return OutputMap(order, perms)
+
+
+OutputMap = collections.namedtuple("OutputMap", "order permutations")
+
+
+def _output_order(interpreter, details, onnx_names, path):
+    """Per ONNX output, the position of the TFLite output holding it, matched by name.
+
+    onnx2tf keeps the ONNX names as the signature's output keys of the files
+    it converts from its SavedModel (the quantized ones); the float32 and
+    float16 files have no signature, and TensorFlow names their outputs
+    ``Identity``, ``Identity_1``, ... in the order of the Keras model's
+    outputs, which onnx2tf builds in the ONNX graph's output order.
+    """
+    if len(details) != len(onnx_names):
+        raise ConversionError(f"{path} has {len(details)} outputs, the ONNX model "
+                              f"{len(onnx_names)} ({onnx_names}); onnx2tf dropped outputs")
+    if len(details) == 1:
+        return [0]
+    position = {d["index"]: k for k, d in enumerate(details)}
+    candidates = []
+    for key in interpreter.get_signature_list():
+        outputs = interpreter.get_signature_runner(key).get_output_details()
+        candidates.append({_plain(n): position.get(d["index"]) for n, d in outputs.items()})
+    candidates.append({_plain(d["name"]): k for k, d in enumerate(details)})
+    identity = {f"Identity_{k}" if k else "Identity": k for k in range(len(details))}
+    if {d["name"] for d in details} == set(identity):
+        candidates.append({onnx_names[identity[d["name"]]]: k for k, d in enumerate(details)})
+    for by_name in candidates:
+        order = [by_name.get(_plain(n)) for n in onnx_names]
+        if None not in order and sorted(order) == list(range(len(details))):
+            return order
+    raise ConversionError(
+        f"{path}: cannot tell which TFLite output holds which ONNX output: the file names them "
+        f"{[d['name'] for d in details]} (signatures {interpreter.get_signature_list()}), "
+        f"the ONNX model {onnx_names}; this onnx2tf names its outputs differently")
+
+
+def _plain(name):
+    # onnx2tf's spelling of an ONNX name in TensorFlow: ':' -> '__', no leading '/'
+    return re.sub(r"^/", "", name.replace(":", "__"))
+
+
+def _undo_channels_last(want, have, name, path):
+    """None if ``have`` is the ONNX shape ``want``, else the axes that undo channels-last.
+
+    The batch axis is not compared (the TFLite file fixes it). A shape that
+    is both (C == H == W) reads as unchanged.
+    """
+    rank = len(want)
+    same = lambda a, b: len(a) == len(b) and all(  # noqa: E731
+        x is None or x == y for x, y in zip(a[1:], b[1:]))
+    if same(want, have):
+        return None
+    if rank >= 3 and same(want[:1] + want[2:] + want[1:2], have):
+        return [0, rank - 1] + list(range(1, rank - 1))
+    raise ConversionError(f"{path}: output '{name}' has shape {have}, the ONNX model's "
+                          f"{want}; onnx2tf changed it other than by moving the channels last")
 
 
 def _onnx_source(job, options):
@@ -210,15 +277,18 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
     work.mkdir()
     source = work / "model.onnx"  # onnx2tf rewrites its input file in place
     source.write_bytes(Path(onnx_path).read_bytes())
-    quant = any(p in _NEEDS_QUANT_RUN for p in targets)
+    quant = any(p in _CALIBRATED for p in targets)
     custom = _calibration_files(work, source, config, calib, quant)
     with _chdir(work), _common.quiet() as log:
         try:
-            onnx2tf.convert(
+            model = onnx2tf.convert(
                 input_onnx_file_path=str(source), output_folder_path=str(work / "out"),
                 output_integer_quantized_tflite=quant, quant_type=quant_type,
                 custom_input_op_name_np_data_path=custom, input_output_quant_dtype="int8",
                 not_use_onnxsim=True, batch_size=batch_size, non_verbose=True)
+            if "dynamic_range" in targets:
+                _dynamic_range(model, work / "out" / f"model_{PRECISIONS['dynamic_range']}"
+                               f".tflite", quant_type)
         except (SystemExit, Exception) as exc:  # onnx2tf reports errors with sys.exit(1)
             error = exc
         else:
@@ -232,6 +302,27 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
             raise ConversionError(f"onnx2tf did not write the {p} model of {onnx_path}; its log "
                                   f"ends with:\n{log.tail()}")
     return written
+
+
+def _dynamic_range(model, path, quant_type):
+    """Write the dynamic-range int8 file (int8 weights, float activations) of onnx2tf's model.
+
+    onnx2tf makes this file only inside its full-integer run, which needs float
+    calibration samples for every input and so refuses token ids; dynamic-range
+    quantization needs no data, so it is converted here from the same Keras
+    model and in the same way as onnx2tf's float32 file (same inputs, names and
+    output order), with TFLite's default optimization.
+    """
+    import tensorflow as tf
+    run = tf.function(lambda *inputs: model(inputs))
+    concrete = run.get_concrete_function(
+        *[tf.TensorSpec(t.shape, t.dtype) for t in model.inputs])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
+                                           tf.lite.OpsSet.SELECT_TF_OPS]
+    converter._experimental_disable_per_channel = quant_type == "per-tensor"
+    Path(path).write_bytes(converter.convert())
 
 
 def _calibration_files(work, source, config, calib, quant):
@@ -253,9 +344,9 @@ def _calibration_files(work, source, config, calib, quant):
                                   f"besides the batch (onnx2tf would transpose them)")
         if array.dtype.kind in "iu" and not quant:
             # onnx2tf computes (sample - mean) / std in floating point and feeds that to
-            # the model's test run, which an int32 token input refuses; without an int8
-            # run it draws ids of its own for an input left out (an int8 run insists on
-            # samples for every input, so token models get no int8 file from it yet)
+            # the model's test run, which an int32 token input refuses; without a
+            # full-integer run it draws ids of its own for an input left out (token models
+            # get dynamic-range int8, made without onnx2tf's run: _dynamic_range)
             continue
         file = work / f"calib_{len(entries)}.npy"
         dtype = np.float32 if array.dtype.kind == "f" else array.dtype
@@ -307,25 +398,33 @@ def _conversion_error(onnx_path, log, exc):
         f"repeat/Tile), or see https://github.com/PINTO0309/onnx2tf#parameter-replacement")
 
 
-def _finish(written, staged, precision, config, output_permutations=None):
-    """Rename onnx2tf's file and read what its metadata records."""
+def _finish(written, staged, precision, config, output_map=None):
+    """Rename onnx2tf's file and read what its metadata records.
+
+    ``output_map`` (:func:`_output_permutations`) puts the outputs in the
+    MXNet model's order: ``output_names`` lists them so, ``output_order``
+    says where each one is among the file's outputs.
+    """
     written.replace(staged)
     inputs, outputs = _interpreter_details(staged, config)
     inp = inputs[0]
     layout = _artifact_layout(config, inp["shape_signature"], staged)
+    order = output_map.order if output_map is not None else list(range(len(outputs)))
+    first = outputs[order[0]]
     quantization = None
     # token ids are integer inputs too, but unquantized (scale 0)
     if np.dtype(inp["dtype"]).kind in "iu" and _quant(inp)["scale"] > 0 \
-            and _quant(outputs[0])["scale"] > 0:
-        quantization = {"input": _quant(inp), "output": _quant(outputs[0])}
+            and _quant(first)["scale"] > 0:
+        quantization = {"input": _quant(inp), "output": _quant(first)}
     import onnx2tf
     import tensorflow as tf
     return Converted(staged, dict(
         artifact_layout=layout, input_names=[d["name"] for d in inputs],
         input_shapes=[[int(s) if s > 0 else None for s in d["shape_signature"]] for d in inputs],
         dynamic_batch=int(inp["shape_signature"][0]) < 0,
-        output_names=[o["name"] for o in outputs], quantization=quantization,
-        output_permutations=output_permutations,
+        output_names=[outputs[i]["name"] for i in order], quantization=quantization,
+        output_order=order if len(order) > 1 else None,
+        output_permutations=output_map.permutations if output_map is not None else None,
         artifact_input_dtype=np.dtype(inp["dtype"]).name,
         producer={"onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__}))
 
