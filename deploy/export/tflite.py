@@ -272,23 +272,32 @@ def _fixed_sequence(path, config, work):
 
 
 def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quant_type):
-    """Run onnx2tf once; return precision -> the file it wrote."""
+    """Run onnx2tf once; return precision -> the file it (or a quantizer here) wrote.
+
+    onnx2tf writes the float32 and float16 files.  The int8 files are converted
+    here from the Keras model it returns: its own int8 run converts five
+    variants with four calibrations (only one of which is used), wants float
+    calibration samples for every input (token ids are int32) and converts
+    from a SavedModel whose inputs and outputs may be ordered unlike the
+    float32 file's.
+    """
     work = stage / "onnx2tf"
     work.mkdir()
     source = work / "model.onnx"  # onnx2tf rewrites its input file in place
     source.write_bytes(Path(onnx_path).read_bytes())
-    quant = any(p in _CALIBRATED for p in targets)
-    custom = _calibration_files(work, source, config, calib, quant)
+    samples = _tf_samples(source, config, calib)
+    custom = _test_data_files(work, config, samples)
+    out = work / "out"
     with _chdir(work), _common.quiet() as log:
         try:
             model = onnx2tf.convert(
-                input_onnx_file_path=str(source), output_folder_path=str(work / "out"),
-                output_integer_quantized_tflite=quant, quant_type=quant_type,
-                custom_input_op_name_np_data_path=custom, input_output_quant_dtype="int8",
-                not_use_onnxsim=True, batch_size=batch_size, non_verbose=True)
-            if "dynamic_range" in targets:
-                _dynamic_range(model, work / "out" / f"model_{PRECISIONS['dynamic_range']}"
-                               f".tflite", quant_type)
+                input_onnx_file_path=str(source), output_folder_path=str(out),
+                custom_input_op_name_np_data_path=custom, not_use_onnxsim=True,
+                batch_size=batch_size, non_verbose=True)
+            for precision in targets:
+                if precision in _QUANTIZERS:
+                    _QUANTIZERS[precision](model, out / f"model_{PRECISIONS[precision]}.tflite",
+                                           quant_type, samples)
         except (SystemExit, Exception) as exc:  # onnx2tf reports errors with sys.exit(1)
             error = exc
         else:
@@ -296,7 +305,7 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
     if error is not None:
         raise _conversion_error(onnx_path, log, error) from (
             None if isinstance(error, SystemExit) else error)
-    written = {p: work / "out" / f"model_{PRECISIONS[p]}.tflite" for p in targets}
+    written = {p: out / f"model_{PRECISIONS[p]}.tflite" for p in targets}
     for p, f in written.items():
         if not f.is_file():
             raise ConversionError(f"onnx2tf did not write the {p} model of {onnx_path}; its log "
@@ -304,14 +313,11 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
     return written
 
 
-def _dynamic_range(model, path, quant_type):
-    """Write the dynamic-range int8 file (int8 weights, float activations) of onnx2tf's model.
+def _converter(model, quant_type):
+    """A TFLite converter of onnx2tf's Keras model, made the way onnx2tf makes its float32 file.
 
-    onnx2tf makes this file only inside its full-integer run, which needs float
-    calibration samples for every input and so refuses token ids; dynamic-range
-    quantization needs no data, so it is converted here from the same Keras
-    model and in the same way as onnx2tf's float32 file (same inputs, names and
-    output order), with TFLite's default optimization.
+    Same concrete function, so the same inputs, names and output order as the
+    float32 file; TFLite's default optimization (int8 weights).
     """
     import tensorflow as tf
     run = tf.function(lambda *inputs: model(inputs))
@@ -319,41 +325,89 @@ def _dynamic_range(model, path, quant_type):
         *[tf.TensorSpec(t.shape, t.dtype) for t in model.inputs])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter._experimental_disable_per_channel = quant_type == "per-tensor"
+    return converter
+
+
+def _dynamic_range(model, path, quant_type, samples):
+    """Dynamic-range int8 (int8 weights, float activations): needs no calibration data."""
+    import tensorflow as tf
+    converter = _converter(model, quant_type)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
                                            tf.lite.OpsSet.SELECT_TF_OPS]
-    converter._experimental_disable_per_channel = quant_type == "per-tensor"
     Path(path).write_bytes(converter.convert())
 
 
-def _calibration_files(work, source, config, calib, quant):
-    """Write onnx2tf's calibration data; return its custom_input_op_name_np_data_path."""
+def _full_integer(model, path, quant_type, samples):
+    """Full-integer int8 (weights, activations, input and output), calibrated on ``samples``."""
+    import tensorflow as tf
+    converter = _converter(model, quant_type)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                           tf.lite.OpsSet.SELECT_TF_OPS]
+    converter.representative_dataset = _representative(model, samples)
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    Path(path).write_bytes(converter.convert())
+
+
+_QUANTIZERS = {"dynamic_range": _dynamic_range, "int8": _full_integer}
+
+
+def _representative(model, samples):
+    """Calibration batches in the Keras model's input order, of its batch size (1 if free)."""
+    by_name = dict(samples)
+    names = [t.name.split(":")[0] for t in model.inputs]
+    arrays = [by_name[n] if n in by_name else samples[k][1] for k, n in enumerate(names)]
+    batch = model.inputs[0].shape[0] or 1
+    count = len(arrays[0])
+
+    def batches():
+        for start in range(0, count, batch):
+            index = np.arange(start, start + batch) % count  # the last batch wraps around
+            yield [np.ascontiguousarray(a[index]) for a in arrays]
+    return batches
+
+
+def _tf_samples(source, config, calib):
+    """``(ONNX input name, samples)`` per input, in ``config.inputs`` order and TF layout.
+
+    Calibration data of the int8 file and test data of onnx2tf's conversion;
+    synthetic samples when the caller gave none.
+    """
     data = calib if calib is not None else _common.sample_inputs(config)
-    names = _onnx_input_names(source, config)
+    samples = []
+    for spec, name, array in zip(config.inputs, _onnx_input_names(source, config), data):
+        array = np.asarray(array)
+        if spec.name == config.input_name:
+            perm = [config.layout.index(axis) for axis in _common.channels_last(config.layout)]
+            array = array.transpose(perm)
+        elif array.ndim > 2:
+            raise ConversionError(f"input '{spec.name}' of {source} has shape {array.shape[1:]}; "
+                                  f"the TFLite exporter takes extra inputs of at most one axis "
+                                  f"besides the batch (onnx2tf would transpose them)")
+        dtype = np.float32 if array.dtype.kind == "f" else array.dtype
+        samples.append((name, np.ascontiguousarray(array.astype(dtype))))
+    return samples
+
+
+def _test_data_files(work, config, samples):
+    """Write onnx2tf's test data for its conversion; return its custom_input_op_name_np_data_path."""
     if len(config.input_shape) == 3 and config.input_shape[0] == 3:
         # onnx2tf loads (or else downloads) this sample for 3-channel inputs even when
         # given data; it is unused then, so zeros do.
         np.save(work / _ONNX2TF_SAMPLE, np.zeros((20, 128, 128, 3), np.float32))
     entries = []
-    for spec, name, array in zip(config.inputs, names, data):
-        if spec.name == config.input_name:
-            perm = [config.layout.index(axis) for axis in _common.channels_last(config.layout)]
-            array = array.transpose(perm)  # TF layout
-        elif array.ndim > 2:
-            raise ConversionError(f"input '{spec.name}' of {source} has shape {array.shape[1:]}; "
-                                  f"the TFLite exporter takes extra inputs of at most one axis "
-                                  f"besides the batch (onnx2tf would transpose them)")
-        if array.dtype.kind in "iu" and not quant:
+    for name, array in samples:
+        if array.dtype.kind in "iu":
             # onnx2tf computes (sample - mean) / std in floating point and feeds that to
-            # the model's test run, which an int32 token input refuses; without a
-            # full-integer run it draws ids of its own for an input left out (token models
-            # get dynamic-range int8, made without onnx2tf's run: _dynamic_range)
+            # its test run, which an int32 token input refuses; it draws ids of its own
+            # for an input left out
             continue
         file = work / f"calib_{len(entries)}.npy"
-        dtype = np.float32 if array.dtype.kind == "f" else array.dtype
-        np.save(file, np.ascontiguousarray(array.astype(dtype)))
-        # onnx2tf feeds the converter (sample - mean) / std with the batch axis of each
-        # sample dropped: mean 0 and std 1 keep the (already normalized) values exact, and
-        # their full rank broadcasts the batch axis back (a 3-D sample fails Conv2D).
+        np.save(file, array)
+        # onnx2tf uses (sample - mean) / std with the batch axis of each sample dropped:
+        # mean 0 and std 1 keep the (already normalized) values exact, and their full rank
+        # broadcasts the batch axis back (a 3-D sample fails Conv2D).
         ones = [1] * array.ndim
         entries.append([name, str(file), np.zeros(ones, np.float32), np.ones(ones, np.float32)])
     return entries or None
