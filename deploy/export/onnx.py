@@ -196,7 +196,7 @@ def _mx2onnx(net, config, traced, stage, dynamic_batch, dynamic_sequence):
     import mxnet as mx
     import onnx
     net.export(str(stage / "mxnet"))
-    specs = config.inputs
+    specs = _in_symbol_order(config.inputs, traced.symbol)
     free = sequence_axes(config) if dynamic_sequence else {}
     dynamic = [tuple(None if i == 0 or i in free.get(s.name, {}) else d
                      for i, d in enumerate((1,) + tuple(s.shape))) for s in specs]
@@ -229,6 +229,17 @@ def _mx2onnx(net, config, traced, stage, dynamic_batch, dynamic_sequence):
             if dims and not dims[0].dim_value:
                 dims[0].dim_param = BATCH_DIM
     return model
+
+
+def _in_symbol_order(specs, symbol):
+    """``specs`` in the order mx2onnx pairs ``in_shapes`` with inputs: ``symbol.list_inputs()``.
+
+    That is the graph's traversal order, not the call order (a decoder's
+    tokens may come after the source lengths); shapes in call order would
+    give one input another's shape.
+    """
+    order = {name: i for i, name in enumerate(symbol.list_inputs())}
+    return sorted(specs, key=lambda spec: order.get(spec.name, len(order)))
 
 
 def _keep_real_inputs(model, names):
