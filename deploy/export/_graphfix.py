@@ -11,7 +11,19 @@ and convert into models that run but compute other numbers, or fail:
 - ``Unsqueeze`` of a channels-first sequence ``(N, C, T) -> (N, C, 1, T)``
   (a 1-D convolution written as a 2-D one) is placed on the wrong axis, so
   the convolution slides over a dimension of size one: it becomes a
-  ``Reshape`` to the now static shape, which onnx2tf maps correctly.
+  ``Reshape`` to the now static shape, which onnx2tf maps correctly;
+- a ``Reshape`` target with code ``0`` ("copy this axis of the input")
+  becomes the explicit shape the pinned shapes give; onnxsim's
+  ``eliminate_consecutive_idempotent_ops`` drops the first of two Reshapes
+  even when the second copies axes of its input with ``0``, so
+  ``Dense(flatten=False)`` followed by multi-head attention's head split
+  ``(0, 0, heads, -1)`` became a Reshape of the flattened ``(N*T, C)``
+  matrix to no valid shape, on which onnx2tf failed (that pass is skipped
+  while a ``0`` code is left);
+- a ``Split`` or ``Slice`` that takes a ``Concat`` apart again (a stack of
+  per-layer decoder states, ``(layers, N, H)``) reads the pieces from the
+  Concat's inputs: onnx2tf concatenates batch-one pieces on another axis,
+  and the Split then fails or the Slice reads other numbers.
 
 :func:`prepare` applies them all; the exported ONNX file itself is untouched.
 """
@@ -46,8 +58,10 @@ def prepare(onnx_path, out_path, batch_size=1, config=None):
     _onehot_to_gather(model)
     model = _simplify(model, onnx_path)
     model = onnx.shape_inference.infer_shapes(model)
+    _explicit_reshapes(model)
     _static_unsqueeze_to_reshape(model)
     _collapse_padded_transposes(model)
+    _unstack_concat_slices(model)
     _unroll_recurrent(model)
     model = _simplify(model, onnx_path)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
@@ -76,14 +90,48 @@ def _fix_inputs(model, batch_size, config):
 
 def _simplify(model, source):
     onnxsim = require("onnxsim", "convert", "ONNX simplification before onnx2tf")
+    # its Reshape fusion ignores `0` codes (copy an input axis) and then computes other shapes
+    skipped = ["eliminate_consecutive_idempotent_ops"] if _copies_input_axes(model) else None
     try:
-        simplified, ok = onnxsim.simplify(model)
+        simplified, ok = onnxsim.simplify(model, skipped_optimizers=skipped)
     except Exception as exc:  # onnxsim raises plain RuntimeErrors from C++
         raise ConversionError(f"onnxsim could not simplify {source} for onnx2tf: {exc}") from exc
     if not ok:
         raise ConversionError(f"onnxsim's check of the simplified {source} failed; export with "
                               f"simplify=False to inspect the graph")
     return simplified
+
+
+def _copies_input_axes(model):
+    """Whether some ``Reshape`` has a constant target with a ``0`` code (and no allowzero)."""
+    from onnx import numpy_helper
+    consts = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return any(node.op_type == "Reshape" and node.input[1] in consts
+               and not _attr(node, "allowzero", 0) and (consts[node.input[1]] == 0).any()
+               for node in model.graph.node)
+
+
+def _explicit_reshapes(model):
+    """Give a ``Reshape`` whose target copies input axes (code ``0``) its known output shape.
+
+    What ``0`` copies depends on the input, which onnxsim's Reshape fusion
+    changes; explicit sizes stay right whatever comes before.
+    """
+    from onnx import numpy_helper
+    shapes = _static_shapes(model)
+    for node in model.graph.node:
+        if node.op_type != "Reshape" or node.output[0] not in shapes:
+            continue
+        target = _constant(model, node.input[1])
+        if target is None or 0 not in target or _attr(node, "allowzero", 0):
+            continue
+        name = f"{node.output[0]}__static_shape"
+        model.graph.initializer.append(
+            numpy_helper.from_array(np.array(shapes[node.output[0]], np.int64), name))
+        node.input[1] = name  # a new constant: the old target may be shared with other nodes
 
 
 def _onehot_to_gather(model):
@@ -188,6 +236,72 @@ def _collapse_padded_transposes(model):
             nodes.remove(node)
         for k, node in enumerate(new):
             nodes.insert(i + k, node)
+
+
+def _unstack_concat_slices(model):
+    """Read the pieces of a ``Concat`` from its inputs where a Split or Slice takes them apart.
+
+    A stack of per-layer states ``(layers, N, H)`` built by ``Concat`` on
+    axis 0 and split again by the decoder (MXNet's ``stack`` then
+    ``split``/``slice_axis``) has batch-sized leading pieces; onnx2tf
+    concatenates them on another axis, and the Split then fails (or a Slice
+    reads other numbers).  A Split or Slice on the Concat's axis whose pieces
+    are exactly some of its inputs becomes Identities of those inputs.
+    """
+    from onnx import helper
+    shapes = _static_shapes(model)
+    consumers = _consumers(model)
+    nodes = model.graph.node
+    for concat in list(nodes):
+        bounds = _concat_bounds(concat, shapes)
+        if bounds is None:
+            continue
+        axis, size = _attr(concat, "axis"), bounds[-1][1]
+        for user in consumers.get(concat.output[0], []):
+            pieces = _taken_pieces(model, user, axis, size, shapes)
+            sources = [bounds.index(p) if p in bounds else None for p in pieces or []]
+            if not pieces or None in sources:
+                continue
+            i = list(nodes).index(user)
+            nodes.remove(user)
+            for k, (out, src) in enumerate(zip(user.output, sources)):
+                nodes.insert(i + k, helper.make_node("Identity", [concat.input[src]], [out],
+                                                     name=f"{out}__unstacked"))
+
+
+def _concat_bounds(concat, shapes):
+    """``[(begin, end)]`` of each input of ``concat`` along its axis, or None if not static."""
+    if concat.op_type != "Concat" or any(name not in shapes for name in concat.input):
+        return None
+    rank = len(shapes[concat.input[0]])
+    axis = _attr(concat, "axis") % rank
+    bounds, begin = [], 0
+    for name in concat.input:
+        bounds.append((begin, begin + shapes[name][axis]))
+        begin = bounds[-1][1]
+    return bounds if _attr(concat, "axis") == axis else None
+
+
+def _taken_pieces(model, node, axis, size, shapes):
+    """``[(begin, end)]`` along ``axis`` of each output of a Split or Slice ``node``, or None."""
+    if node.op_type == "Split" and _attr(node, "axis", 0) == axis:
+        sizes = _constant(model, node.input[1]) if len(node.input) > 1 and node.input[1] \
+            else _attr(node, "split")
+        if sizes is None:
+            if size % len(node.output):
+                return None
+            sizes = [size // len(node.output)] * len(node.output)
+        ends = np.cumsum(sizes).tolist()
+        return [(end - s, end) for s, end in zip(sizes, ends)]
+    if node.op_type != "Slice" or len(node.input) < 4:
+        return None
+    starts, ends, axes = (_constant(model, name) for name in node.input[1:4])
+    steps = _constant(model, node.input[4]) if len(node.input) > 4 and node.input[4] else [1]
+    if None in (starts, ends, axes, steps) or len(starts) != 1 or steps != [1] \
+            or axes[0] != axis:
+        return None
+    begin, end = (min(max(v + size if v < 0 else v, 0), size) for v in (starts[0], ends[0]))
+    return [(begin, end)]
 
 
 def _consumers(model):
