@@ -32,6 +32,11 @@ artifact : dict
     ``files`` (``{name: sha256}`` of the other files it needs, e.g. MXNet's
     ``.params``) and, for ONNX, ``graph_sha256`` (of the serialized ``graph``
     field, checked when the embedded copy is the only metadata).
+    Optional, per output of the MXNet model (TFLite files, whose converter
+    reorders outputs and lays images out channels-last): ``output_order``
+    (the position of the artifact output that holds it, as the runtime
+    lists them; absent means the same order) and ``output_permutations``
+    (null or the axes that put it back in the MXNet layout).
 producer : dict
     ``{"name": "gluon-dl", "version": ..., <tool>: <version>, ...}``.
 
@@ -67,7 +72,7 @@ _FORMAT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=None,
                    dynamic_batch=False, output_names=(), artifact_input_dtype=None,
                    quantization=None, graph_sha256=None, producer=None, input_shapes=None,
-                   output_permutations=None):
+                   output_permutations=None, output_order=None):
     """The metadata dict of one artifact, its hashes still unset.
 
     :func:`write_sidecar` records the SHA-256 of the written files.
@@ -98,8 +103,12 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=
     input_shapes : sequence of sequence, optional
         The artifact's input shapes, one per input name, None for a free axis.
     output_permutations : sequence, optional
-        Per output, None or the axes that turn the artifact's output into the
-        MXNet model's layout (``numpy.transpose(y, perm)``).
+        Per output of the MXNet model, None or the axes that turn the
+        artifact's output into the MXNet model's layout
+        (``numpy.transpose(y, perm)``).
+    output_order : sequence of int, optional
+        Per output of the MXNet model, the position of the artifact output
+        (as its runtime lists them) that holds it; default: the same order.
 
     Returns
     -------
@@ -136,6 +145,10 @@ def build_metadata(config, *, fmt, precision, artifact_layout=None, input_names=
     if input_shapes is not None:
         meta["artifact"]["input_shapes"] = [
             [None if d is None else int(d) for d in shape] for shape in input_shapes]
+    if output_order is not None:
+        meta["artifact"]["output_order"] = [  # numpy integers become ints; nothing else does
+            int(i) if isinstance(i, numbers.Integral) and not isinstance(i, bool) else i
+            for i in (output_order if isinstance(output_order, (list, tuple)) else [output_order])]
     if output_permutations is not None and any(p is not None for p in output_permutations):
         meta["artifact"]["output_permutations"] = [
             None if p is None else [int(a) for a in p] for p in output_permutations]
@@ -319,8 +332,14 @@ _ARTIFACT_FIELDS = {
     "output_permutations": ("a list of null or axis permutations", lambda v: isinstance(
         v, list) and all(p is None or (isinstance(p, list) and sorted(p) == list(range(len(p)))
                                        and all(type(a) is int for a in p)) for p in v)),
+    # per output of the MXNet model: the position of the artifact output that holds it
+    # (a TFLite file converted from a SavedModel lists its outputs sorted by name)
+    "output_order": ("a permutation of the output positions", lambda v: isinstance(v, list)
+                     and all(type(i) is int for i in v) and sorted(v) == list(range(len(v)))),
 }
-_OPTIONAL_FIELDS = ("graph_sha256", "input_shapes", "output_permutations")
+_OPTIONAL_FIELDS = ("graph_sha256", "input_shapes", "output_permutations", "output_order")
+# fields with one entry per output: as many as output_names
+_PER_OUTPUT = ("output_permutations", "output_order")
 
 
 def _check_artifact(artifact, config, source):
@@ -335,6 +354,10 @@ def _check_artifact(artifact, config, source):
         elif key in ("input_names", "input_shapes"):
             ok = bool(check(value)) and len(value) == len(config.inputs)
             requirement += f" (one per input of the config: {len(config.inputs)})"
+        elif key in _PER_OUTPUT and artifact.get("output_names"):
+            outputs = len(artifact["output_names"])
+            ok = bool(check(value)) and len(value) == outputs
+            requirement += f" (one per output name: {outputs})"
         else:
             ok = check(value)
         if not ok:

@@ -143,10 +143,11 @@ def convert(job):
 def _output_permutations(onnx_path, tflite_path):
     """Where each ONNX output went in the TFLite file: its position and its axes.
 
-    onnx2tf lists a file's outputs in its own order (the quantized files sort
-    them by name) and turns NCHW outputs into NHWC.  Outputs are matched by
-    name (:func:`_output_order`); an output whose TFLite shape is the ONNX
-    shape with the channel axis moved last gets the permutation back.
+    A file converted from onnx2tf's SavedModel lists its outputs sorted by
+    name (onnx2tf's own int8 run did), and onnx2tf turns NCHW outputs into
+    NHWC, so neither position nor shape is taken on trust.  Outputs are
+    matched by name (:func:`_output_order`); an output whose TFLite shape is
+    the ONNX shape with the channel axis moved last gets the permutation back.
 
     Returns
     -------
@@ -181,11 +182,14 @@ OutputMap = collections.namedtuple("OutputMap", "order permutations")
 def _output_order(interpreter, details, onnx_names, path):
     """Per ONNX output, the position of the TFLite output holding it, matched by name.
 
-    onnx2tf keeps the ONNX names as the signature's output keys of the files
-    it converts from its SavedModel (the quantized ones); the float32 and
-    float16 files have no signature, and TensorFlow names their outputs
-    ``Identity``, ``Identity_1``, ... in the order of the Keras model's
-    outputs, which onnx2tf builds in the ONNX graph's output order.
+    Files converted from onnx2tf's SavedModel (its own int8 run) carry a
+    signature whose output keys are the ONNX names.  Files converted from the
+    concrete function of onnx2tf's Keras model (its float32 and float16
+    files, and the int8 files :func:`_convert` makes) have none, and
+    TensorFlow names their outputs ``Identity``, ``Identity_1``, ... in the
+    order of the Keras model's outputs, which onnx2tf builds in the ONNX
+    graph's output order (``onnx2tf.convert``: ``get_tf_model_outputs`` over
+    the ONNX output names).
     """
     if len(details) != len(onnx_names):
         raise ConversionError(f"{path} has {len(details)} outputs, the ONNX model "

@@ -101,6 +101,7 @@ class Predictor:
         self.config = _metadata.config_from(metadata, source=f"metadata of {self.path}")
         self._session = session
         self._feed_order = self._match_inputs(session, metadata)
+        self._output_order = self._match_outputs(session, metadata)
         self._tensors = [session.inputs[i] for i in self._feed_order]  # config.inputs order
         self._input = self._tensors[0]
         self.layout = self.config.layout
@@ -149,6 +150,24 @@ class Predictor:
             order.append(hits[0])
         return order
 
+    def _match_outputs(self, session, metadata):
+        """For each output of the MXNet model, the index of the session's output holding it.
+
+        TFLite files record it (``output_order``): their converter reorders
+        outputs.  Without it the artifact keeps the model's order.
+        """
+        artifact = metadata["artifact"]
+        order = artifact.get("output_order")
+        if order is None:
+            return list(range(len(session.outputs)))
+        names = [t.name for t in session.outputs]
+        recorded = [names[i] for i in order if i < len(names)]
+        if len(order) != len(names) or recorded != artifact["output_names"]:
+            raise ModelFileError(f"{self.path} has the outputs {names}; its metadata records "
+                                 f"{artifact['output_names']} at positions {order}: the "
+                                 f"metadata belongs to another model: re-export it")
+        return list(order)
+
     @property
     def input_names(self):
         """Names of the model's inputs, the order :meth:`predict` takes them in."""
@@ -170,7 +189,8 @@ class Predictor:
 
     @property
     def output_details(self):
-        return [spec.to_dict() for spec in self._session.outputs]
+        """The artifact's outputs, in the MXNet model's order."""
+        return [self._session.outputs[i].to_dict() for i in self._output_order]
 
     def predict(self, *inputs, normalize=True):
         """Run the model on raw inputs.
@@ -427,9 +447,11 @@ class Predictor:
             raise InputShapeError(f"{self.path.name} takes batches of exactly {self._batch} "
                                   f"samples; got {n}")
         perms = self.metadata["artifact"].get("output_permutations") or [None] * len(outputs)
-        return [_dequantize(y, spec) if perm is None else
-                np.transpose(_dequantize(y, spec), perm)
-                for y, spec, perm in zip(outputs, self._session.outputs, perms)]
+        results = []
+        for position, perm in zip(self._output_order, perms):
+            y = _dequantize(outputs[position], self._session.outputs[position])
+            results.append(y if perm is None else np.transpose(y, perm))
+        return results
 
     def _sample(self, feeds, i):
         primary = self._feed_order[0]
