@@ -150,7 +150,8 @@ def _add_deploy_parser(sub):
                     "on --calib, else --data, else the embedded MNIST digits for image "
                     "classifiers or samples of each input's range for other registered models; "
                     "a symbol file without --calib skips int8.",
-        usage="gluon-dl deploy MODEL [--checkpoint CKPT] [--input-shape 1,3,224,224] "
+        usage="gluon-dl deploy MODEL [--checkpoint CKPT] [--part NAME] "
+              "[--input-shape 1,3,224,224] "
               "[--mean M,..] [--std S,..] [--labels FILE] [--prune SPARSITY] [--structured] "
               "[--quantize int8] [--calib FILE.npy] [--data NAME] "
               "[--formats mxnet,onnx,tflite] [--seed N] --out DIR [--overwrite]")
@@ -159,6 +160,9 @@ def _add_deploy_parser(sub):
     deploy.add_argument("--checkpoint", metavar="CKPT",
                         help="gluon-dl training checkpoint with the weights of a registered "
                              "model (default: random weights, with a warning)")
+    deploy.add_argument("--part", metavar="NAME",
+                        help="export this registered part of MODEL instead of the whole model "
+                             "(vae_mlp --part decoder); --checkpoint holds the whole model")
     deploy.add_argument("--input-shape", type=_int_list, metavar="SHAPE",
                         help="input shape of a symbol file, batch axis first: 1,3,224,224")
     deploy.add_argument("--mean", type=_float_list, metavar="M,..",
@@ -297,7 +301,7 @@ def cmd_launch(args):
 def cmd_deploy(args):
     from .deploy_command import run_deploy
 
-    result = run_deploy(args.out, args.model, checkpoint=args.checkpoint,
+    result = run_deploy(args.out, args.model, checkpoint=args.checkpoint, part=args.part,
                         input_shape=args.input_shape, mean=args.mean, std=args.std,
                         labels=args.labels, prune=args.prune, structured=args.structured,
                         quantize=args.quantize, calib=args.calib, data=args.data,

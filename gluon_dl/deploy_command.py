@@ -4,7 +4,9 @@ MODEL is either
 
 * a registered name (``gluon-dl models``) with weights from ``--checkpoint``
   (a gluon-dl training checkpoint; without one the weights are random and a
-  warning says so), or
+  warning says so); ``--part NAME`` exports one registered part of it instead
+  (``gluon-dl deploy vae_mlp --part decoder``: the part a device runs, see
+  :func:`gluon_dl.models.get_part`; the checkpoint is the whole model's), or
 * an MXNet ``prefix-symbol.json`` with its ``prefix-NNNN.params`` beside it,
   exported from anywhere (``HybridBlock.export``, GluonCV's ``export_block``):
   ``--input-shape`` (batch axis first) is required, ``--mean``, ``--std`` and
@@ -91,7 +93,8 @@ def normalized(raw, config):
 
 def run_deploy(out, model, *, checkpoint=None, input_shape=None, mean=None, std=None,
                labels=None, prune=None, structured=False, quantize=None, calib=None, data=None,
-               formats=None, seed=0, overwrite=False, latency_runs=LATENCY_RUNS, log=print):
+               formats=None, seed=0, overwrite=False, latency_runs=LATENCY_RUNS, log=print,
+               part=None):
     """Export ``model`` in every format of ``formats`` into ``out``, each artifact verified.
 
     Parameters
@@ -102,6 +105,9 @@ def run_deploy(out, model, *, checkpoint=None, input_shape=None, mean=None, std=
         A registered model name, or a ``prefix-symbol.json`` file.
     checkpoint : str or Path, optional
         Weights of a registered model (gluon-dl checkpoint).
+    part : str, optional
+        Export this registered part of the model (``"decoder"``) instead of
+        the whole model; ``checkpoint`` still holds the whole model.
     input_shape : sequence of int, optional
         For a symbol file: its input shape, batch axis first.
     mean, std : sequence of float, optional
@@ -141,9 +147,10 @@ def run_deploy(out, model, *, checkpoint=None, input_shape=None, mean=None, std=
     _check_options(prune, structured, quantize, model, input_shape)
     started = time.perf_counter()
     net, config, origin = load_model(model, checkpoint=checkpoint, input_shape=input_shape,
-                                     mean=mean, std=std, labels=labels, seed=seed, log=log)
+                                     mean=mean, std=std, labels=labels, seed=seed, log=log,
+                                     part=part)
     inputs = representative_inputs(config, origin, calib=calib, data=data, seed=seed, log=log)
-    details = {"model": str(model), "formats": formats, "prune": prune,
+    details = {"model": str(model), "part": part, "formats": formats, "prune": prune,
                "structured": structured, "quantize": quantize, "inputs": inputs.source}
     with staged_output(out, "deploy", overwrite=overwrite, details=details) as staged:
         result = _run(staged.path, net, config, origin, inputs, formats, prune, structured,
@@ -182,8 +189,12 @@ def _check_options(prune, structured, quantize, model, input_shape):
 # --- the model ------------------------------------------------------------------------------
 
 def load_model(model, *, checkpoint=None, input_shape=None, mean=None, std=None, labels=None,
-               seed=0, log=print):
-    """``(net, config, origin)``: the network, its ModelConfig and "registry" or "symbol"."""
+               seed=0, log=print, part=None):
+    """``(net, config, origin)``: the network, its ModelConfig and "registry" or "symbol".
+
+    With ``part``, the network is that registered part of the model (its
+    weights from the whole model's ``checkpoint``).
+    """
     import mxnet as mx
 
     mx.random.seed(seed)
@@ -193,14 +204,19 @@ def load_model(model, *, checkpoint=None, input_shape=None, mean=None, std=None,
         if checkpoint is not None:
             raise ArgumentError("--checkpoint loads weights into a registered model; a symbol "
                                 "file brings its .params")
+        if part is not None:
+            raise ArgumentError("--part takes a registered part of a registered model "
+                                "(`gluon-dl deploy vae_mlp --part decoder`); a symbol file "
+                                "has none")
         net, config = load_symbol_file(model, input_shape, mean, std, label_names)
         return net, config, "symbol"
     if Path(str(model)).is_file():
         raise ArgumentError(f"{model} is a file but not an MXNet {SYMBOL_SUFFIX}; pass a "
                             f"registered model name (`gluon-dl models`) or a symbol file")
-    from .models import get_model
+    from .models import get_model, get_part
     net = get_model(model)
-    config = _override(net.config, mean, std, label_names)
+    if part is not None:
+        get_part(net, part)  # an unknown part fails before the checkpoint is read
     if checkpoint is not None:
         from .training.checkpoint import load_checkpoint
         load_checkpoint(checkpoint, net)
@@ -208,6 +224,9 @@ def load_model(model, *, checkpoint=None, input_shape=None, mean=None, std=None,
         net.initialize(mx.init.Xavier())
         log(f"warning: no --checkpoint: '{model}' has random weights; the artifacts show the "
             f"pipeline, not a trained model")
+    if part is not None:
+        net = get_part(net, part)  # shares the whole model's (loaded) parameters
+    config = _override(net.config, mean, std, label_names)
     from deploy.export import trace
     trace(net, config)  # one forward: deferred shapes become known before pruning
     return net, config, "registry"

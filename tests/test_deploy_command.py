@@ -155,6 +155,22 @@ def test_structured_pruning_calls_prune_channels(lenet_symbol, tmp_path, monkeyp
                                                 "report": {"removed_channels": 3}}
 
 
+def test_a_part_deploys_on_its_own(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert deploy("vae_mlp", "--part", "decoder", "--formats", "onnx", "--out", out) == 0, \
+        capsys.readouterr().err
+    (row,) = _rows(out)["results"]
+    assert row["artifact"] == "onnx-float32" and row["max_abs_error"] < 1e-4
+    import onnx
+    (onnx_file,) = (out / "artifacts").glob("*.onnx")
+    (latent,) = onnx.load(str(onnx_file)).graph.input
+    from gluon_dl.models import get_part
+    latent_shape = list(get_part("vae_mlp", "decoder").config.input_shape)
+    assert [d.dim_value for d in latent.type.tensor_type.shape.dim][1:] == latent_shape
+    assert deploy("vae_mlp", "--part", "encoder", "--out", tmp_path / "o2") == 1
+    _one_line_error(capsys, "decoder")
+
+
 @pytest.mark.parametrize("args, needles", [
     (["lenet5", "--prune", "1.5"], ["--prune takes a sparsity"]),
     (["lenet5", "--structured"], ["--structured", "--prune"]),

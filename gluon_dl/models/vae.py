@@ -15,6 +15,7 @@ from mxnet.gluon import nn
 
 from ..errors import ArgumentError
 from ._config import InputSpec, ModelConfig
+from ._parts import part_config, register_part
 from ._registry import register_model
 
 # name: (encoder, decoder, latent_dim); "mlp" layers are hidden widths,
@@ -143,3 +144,23 @@ def vae_mlp(config=None, **kwargs):
 def vae_conv(config=None, **kwargs):
     """Convolutional VAE: two stride-2 convolutions, 16-d latent, transposed-conv decoder."""
     return _build("vae_conv", **kwargs)
+
+
+def _decoder_config(net):
+    """The decoder's config: a latent ``z`` of the network's size, drawn from N(0, I)."""
+    return part_config(net.config, "decoder", (net.latent_dim,), layout="NC",
+                       input_range=(-3.0, 3.0))
+
+
+def _decoder(net):
+    """``net.decoder``: latent ``z (batch, latent_dim)`` to pixel logits ``(batch, 1, 28, 28)``.
+
+    What a device runs to generate digits: it draws ``z ~ N(0, I)`` and
+    takes ``sigmoid(logits)`` as pixel intensities.
+    """
+    return net.decoder
+
+
+for _name in VAE_SPECS:
+    register_part(_name, "decoder", config=_decoder_config)(_decoder)
+

@@ -18,6 +18,7 @@ from mxnet import init
 from mxnet.gluon import nn
 
 from ._config import ModelConfig
+from ._parts import part_config, register_part
 from ._registry import register_model
 
 # name: (hidden channels of the two stride-2 convolutions, code dim D, codebook size K)
@@ -67,10 +68,44 @@ class VectorQuantizer(nn.HybridBlock):
                             2 * F.dot(z, codebook, transpose_b=True)),
             F.sum(F.square(codebook), axis=1))
         codes = F.argmin(dist, axis=3)
-        z_q = F.Embedding(codes, codebook, input_dim=self.num_codes, output_dim=self.code_dim)
-        z_q = F.transpose(z_q, axes=(0, 3, 1, 2))
-        z_st = z_e + F.stop_gradient(z_q - z_e)
-        return z_st, z_q, codes
+        q = F.Embedding(codes, codebook, input_dim=self.num_codes, output_dim=self.code_dim)
+        # The straight-through sum is taken channels-last, where the lookup's rows
+        # are, and transposed once: onnx2tf mixes up the layouts of a sum of the
+        # transposed lookup and the NCHW z_e (TFLite pixels off by 30x).
+        z_st = F.transpose(z + F.stop_gradient(q - z), axes=(0, 3, 1, 2))
+        return z_st, F.transpose(q, axes=(0, 3, 1, 2)), codes
+
+
+class CodeDecoder(nn.HybridBlock):
+    """Code indices ``(B, H, W)`` to pixel logits ``(B, 1, 28, 28)``: lookup, then decoder.
+
+    The VQ-VAE's generative half as a device runs it.  It takes the codes,
+    not the quantized latents ``z_q``: a prior (PixelCNN, a transformer)
+    samples codes, and a compressed image is its codes, 7 x 7 indices into a
+    64-row codebook (49 one-byte values, against 3 KB of float ``z_q``); the
+    codebook ships inside the model, so nothing but indices crosses to the
+    device.  The codes are int32; the lookup gives the ``z_q`` whose value the
+    full model decodes (its straight-through sum equals ``z_q`` up to rounding).
+
+    Parameters
+    ----------
+    quantizer : VectorQuantizer
+        Its codebook is shared, not copied.
+    decoder : HybridBlock
+        The model's decoder (shared).
+    """
+
+    def __init__(self, quantizer, decoder):
+        # the quantizer's prefix and parameters: "codebook" is its codebook
+        super().__init__(prefix=quantizer.prefix, params=quantizer.params)
+        self.num_codes, self.code_dim = quantizer.num_codes, quantizer.code_dim
+        with self.name_scope():
+            self.codebook = self.params.get("codebook", shape=(self.num_codes, self.code_dim))
+        self.decoder = decoder
+
+    def hybrid_forward(self, F, codes, codebook):
+        q = F.Embedding(codes, codebook, input_dim=self.num_codes, output_dim=self.code_dim)
+        return self.decoder(F.transpose(q, axes=(0, 3, 1, 2)))
 
 
 class VQVAE(nn.HybridBlock):
@@ -112,3 +147,20 @@ def vqvae(config=None, **kwargs):
     """VQ-VAE with a 64 x 16 codebook over a 7x7 latent grid, for 28x28 digits."""
     channels, code_dim, num_codes = VQVAE_SPECS["vqvae"]
     return VQVAE(channels=channels, code_dim=code_dim, num_codes=num_codes, **kwargs)
+
+
+def _decoder_config(net):
+    """The code decoder's config: an int32 grid of code indices in ``[0, num_codes)``."""
+    import mxnet as mx
+
+    _, _, *grid = net.encoder(mx.sym.var("x")).infer_shape(
+        x=net.config.batch_shape)[1][0]
+    return part_config(net.config, "decoder", tuple(grid), layout="NHW", input_dtype="int32",
+                       input_range=(0, net.quantizer.num_codes))
+
+
+@register_part("vqvae", "decoder", config=_decoder_config)
+def vqvae_decoder(net):
+    """Codes ``(B, 7, 7)`` to pixel logits: :class:`CodeDecoder` over ``net``'s parameters."""
+    return CodeDecoder(net.quantizer, net.decoder)
+
