@@ -350,8 +350,13 @@ def row_names():
     return sorted(list_models() + list_parts())
 
 
-def generate(names, json_path, jobs=1, log=print):
-    """Regenerate the rows of ``names`` into the cache at ``json_path``; return the cache."""
+def generate(names, json_path, jobs=1, log=print, columns=COLUMNS):
+    """Regenerate the rows of ``names`` into the cache at ``json_path``; return the cache.
+
+    With fewer ``columns`` than all, only those cells of each row are
+    regenerated and the row's other cells are kept (a row not yet cached gets
+    every column).
+    """
     cache = load_cache(json_path)
     cache["versions"] = versions()
     if jobs > 1:
@@ -360,23 +365,32 @@ def generate(names, json_path, jobs=1, log=print):
         pool = concurrent.futures.ProcessPoolExecutor(
             jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
         with pool:
-            futures = {pool.submit(_row_in_tempdir, n): n for n in names}
+            futures = {pool.submit(_row_in_tempdir, n, _columns_of(cache, n, columns)): n
+                       for n in names}
             for future in concurrent.futures.as_completed(futures):
                 _store(cache, json_path, futures[future], future.result(), log)
     else:
         for name in names:
-            _store(cache, json_path, name, _row_in_tempdir(name), log)
+            _store(cache, json_path, name,
+                   _row_in_tempdir(name, _columns_of(cache, name, columns)), log)
     return cache
 
 
-def _row_in_tempdir(name):
+def _columns_of(cache, name, columns):
+    return tuple(columns) if name in cache["rows"] else COLUMNS
+
+
+def _row_in_tempdir(name, columns=COLUMNS):
     with tempfile.TemporaryDirectory(prefix=f"matrix-{name}-") as tmp:
-        row = run_row(name, tmp)
+        row = run_row(name, tmp, columns=columns)
     row["generated"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     return row
 
 
 def _store(cache, json_path, name, row, log):
+    old = cache["rows"].get(name)
+    if old is not None and set(row["cells"]) != set(COLUMNS):
+        row["cells"] = {**old["cells"], **row["cells"]}
     cache["rows"][name] = row
     save_cache(json_path, cache)
     log(f"{name}: " + ", ".join(f"{c} {'ok' if row['cells'][c]['ok'] else 'FAIL'}"
@@ -392,6 +406,9 @@ def main(argv=None):
     parser.add_argument("--models", default=None,
                         help="shell patterns (comma-separated) of the rows to regenerate, "
                         "models or parts ('vqvae*' is vqvae and vqvae.decoder; default: all)")
+    parser.add_argument("--columns", default=",".join(COLUMNS),
+                        help=f"comma-separated columns to regenerate in cached rows, the "
+                        f"others kept (default: all of {','.join(COLUMNS)})")
     parser.add_argument("--jobs", type=int, default=1, help="rows exported in parallel")
     parser.add_argument("--render-only", action="store_true",
                         help="write the document from the cache without exporting")
@@ -406,7 +423,11 @@ def main(argv=None):
     else:
         patterns = (args.models or "*").split(",")
         names = sorted({n for pattern in patterns for n in fnmatch.filter(every, pattern.strip())})
-        cache = generate(names, json_path, max(1, args.jobs))
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        unknown = sorted(set(columns) - set(COLUMNS))
+        if unknown or not columns:
+            parser.error(f"--columns takes some of {', '.join(COLUMNS)}; got {args.columns!r}")
+        cache = generate(names, json_path, max(1, args.jobs), columns=columns)
     from gluon_dl.utils.io import atomic_output_path
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output_path(out) as tmp:

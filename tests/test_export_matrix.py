@@ -108,3 +108,18 @@ def test_rows_regenerate(cache, name, tmp_path):
         assert got["ok"] == want["ok"], (column, got, want)
         if want.get("max_abs") is not None:
             assert got["max_abs"] <= max(10 * want["max_abs"], 1e-6), column
+
+
+def test_regenerating_some_columns_keeps_the_others(tmp_path):
+    """--columns: one cell of a cached row is exported again, the row's other cells stay."""
+    pytest.importorskip("onnxruntime")
+    kept = {"ok": False, "reason": "kept from the cache", "seconds": 0.0}
+    cache = {"rows": {"linreg": {"cells": {c: dict(kept) for c in matrix.COLUMNS}}},
+             "versions": {}}
+    json_path = tmp_path / "m.json"
+    matrix.save_cache(json_path, cache)
+    got = matrix.generate(["linreg"], json_path, log=lambda _: None, columns=("onnx",))
+    cells = got["rows"]["linreg"]["cells"]
+    assert cells["onnx"]["ok"] and cells["onnx"]["rel"] <= matrix.RELATIVE_TOLERANCE["onnx"]
+    assert all(cells[c] == kept for c in matrix.COLUMNS if c != "onnx")
+    assert matrix.load_cache(json_path)["rows"]["linreg"]["cells"] == cells
