@@ -51,7 +51,8 @@ def test_every_cached_cell_follows_the_tolerances(cache):
                 assert cell["rel"] <= matrix.RELATIVE_TOLERANCE[column], (name, column)
                 judged += 1
             if cell.get("agreement") is not None:
-                assert cell["agreement"] >= matrix.MIN_AGREEMENT, (name, column)
+                assert cell["agreement"] >= matrix.MIN_AGREEMENT \
+                    or cell["rel"] <= matrix.INT8_RELATIVE_TOLERANCE, (name, column)
     assert judged > 0
 
 
@@ -123,3 +124,26 @@ def test_regenerating_some_columns_keeps_the_others(tmp_path):
     assert cells["onnx"]["ok"] and cells["onnx"]["rel"] <= matrix.RELATIVE_TOLERANCE["onnx"]
     assert all(cells[c] == kept for c in matrix.COLUMNS if c != "onnx")
     assert matrix.load_cache(json_path)["rows"]["linreg"]["cells"] == cells
+
+
+@pytest.mark.parametrize("agreement, rel, ok", [
+    (1.0, 0.2, True),     # every decision kept, large logit error: int8 judged by decisions
+    (0.875, 0.02, True),  # near-ties flipped by small logit changes
+    (0.625, 0.2, False),  # decisions lost and logits far off
+])
+def test_int8_verdict_takes_decisions_or_a_small_logit_change(agreement, rel, ok):
+    cell = {"agreement": agreement, "rel": rel, "max_abs": rel}
+    got, reason = matrix._judge("tflite_int8", cell, spread=1.0)
+    assert got is ok and (reason is None) is ok
+    assert matrix._judge("tflite_int8", cell, spread=0.0)[0] is False  # flat reference
+
+
+def test_rejudge_applies_the_tolerances_to_stored_numbers():
+    cell = {"ok": True, "reason": None, "rel": 2e-3, "agreement": 1.0, "max_abs": 1e-3}
+    error = {"ok": False, "reason": "onnx2tf could not convert"}
+    cache = {"rows": {"m": {"reference_spread": 1.0,
+                            "cells": {"tflite_float32": dict(cell), "onnx": dict(error)}}}}
+    cells = matrix.rejudge(cache)["rows"]["m"]["cells"]
+    assert cells["tflite_float32"]["ok"] is False
+    assert cells["tflite_float32"]["reason"] == "relative error 0.002 > 0.0001"
+    assert cells["onnx"] == error
