@@ -42,6 +42,7 @@ def test_bad_calibration_data_is_named(trained_lenet):
 
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(quantized_dtype="int4"), ArgumentError, "quantized_dtype must be one of"),
+    (dict(quant_type="per-layer"), ArgumentError, "quant_type must be one of"),
     (dict(batch_size=0), ArgumentError, "batch_size must be a positive integer"),
     (dict(num_calib_examples=-1), ArgumentError, "num_calib_examples must be a positive"),
 ])
