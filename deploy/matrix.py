@@ -65,9 +65,9 @@ def run_row(name, work_dir, columns=COLUMNS):
         apply).
     """
     _TFLITE_CACHE.clear()
-    net, config, inputs, calib = _prepare(name)
+    net, config, inputs, calib = prepare_row(name)
     reference = _outputs(net, inputs)
-    quant_inputs = _sample(config, QUANT_SAMPLES, seed=2)
+    quant_inputs = sample_inputs(config, QUANT_SAMPLES, seed=2)
     quant_reference = _outputs(net, quant_inputs)
     row = {"task": config.task, "cells": {},
            "reference_spread": _spread(reference)}
@@ -78,14 +78,14 @@ def run_row(name, work_dir, columns=COLUMNS):
             cell = _CELLS[column](net, config, work_dir / column, inputs, reference, calib,
                                   quant_inputs, quant_reference)
         except Exception as exc:  # every failure is a finding of the matrix
-            cell = {"ok": False, "reason": _reason(exc)}
+            cell = {"ok": False, "reason": one_line_reason(exc)}
         cell["seconds"] = round(time.perf_counter() - start, 1)
         row["cells"][column] = cell
     _TFLITE_CACHE.clear()
     return row
 
 
-def _prepare(name):
+def prepare_row(name):
     """The row's block, config, comparison inputs and calibration inputs.
 
     A part (``"vae_mlp.decoder"``) is taken from its whole model, initialized
@@ -99,19 +99,20 @@ def _prepare(name):
     model, part = name.rsplit(".", 1) if name in list_parts() else (name, None)
     net = get_model(model)
     net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
-    _set_batchnorm_statistics(net, _sample(net.config, CALIB_SAMPLES, seed=1))
+    _set_batchnorm_statistics(net, sample_inputs(net.config, CALIB_SAMPLES, seed=1))
     if part is not None:
         net = get_part(net, part)
     config = net.config
-    inputs = _sample(config, VERIFY_SAMPLES, seed=SEED)
-    calib = _sample(config, CALIB_SAMPLES, seed=1)
+    inputs = sample_inputs(config, VERIFY_SAMPLES, seed=SEED)
+    calib = sample_inputs(config, CALIB_SAMPLES, seed=1)
     net.hybridize()
     return net, config, inputs, calib
 
 
-def _sample(config, n, seed):
-    from deploy.export._common import sample_inputs
-    return [np.asarray(a) for a in sample_inputs(config, n=n, seed=seed)]
+def sample_inputs(config, n, seed):
+    """``n`` samples of every input of ``config`` as numpy arrays (the matrix's inputs)."""
+    from deploy.export._common import sample_inputs as draw
+    return [np.asarray(a) for a in draw(config, n=n, seed=seed)]
 
 
 def _set_batchnorm_statistics(net, calib, passes=10, batch_size=16):
@@ -264,7 +265,7 @@ _CELLS = {
 }
 
 
-def _reason(exc):
+def one_line_reason(exc):
     """One line: the error class and the first sentence-sized part of its message."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     text = re.sub(r"/\S*/([^/\s]+\.(?:onnx|tflite|json))", r"\1", text)  # temporary folders

@@ -180,7 +180,7 @@ def test_matrix_has_a_row_per_part():
 
     assert set(PARTS) <= set(matrix.row_names())
     assert set(list_models()) <= set(matrix.row_names())
-    net, config, inputs, calib = matrix._prepare("vqvae.decoder")
+    net, config, inputs, calib = matrix.prepare_row("vqvae.decoder")
     assert config.name == "vqvae.decoder" and net.config is config
     assert inputs[0].dtype == np.int32 and inputs[0].shape == (matrix.VERIFY_SAMPLES, 7, 7)
     assert calib[0].shape == (matrix.CALIB_SAMPLES, 7, 7)

@@ -20,7 +20,7 @@ def _nodes(block):
 @pytest.fixture(scope="module")
 def resnet():
     """ResNet-20 as the export matrix prepares it, and its int8 model."""
-    net, _, _, calib = matrix._prepare("cifar_resnet20_v1")
+    net, _, _, calib = matrix.prepare_row("cifar_resnet20_v1")
     return net, calib[0], quantize_mxnet(net, calib[0])
 
 
@@ -68,7 +68,7 @@ def test_quant_type_sets_the_dense_layers_weight_scales(resnet, quant_type, chan
 
 def test_int8_model_agrees_with_float32(resnet):
     net, calib, qnet = resnet
-    x = mx.nd.array(matrix._sample(net.config, 32, seed=2)[0])
+    x = mx.nd.array(matrix.sample_inputs(net.config, 32, seed=2)[0])
     ref, got = net(x).asnumpy(), qnet(x).asnumpy()
     assert (ref.argmax(1) == got.argmax(1)).mean() >= 0.9
 
@@ -82,8 +82,8 @@ def _logit_error(net, qnet, x):
 @pytest.mark.slow
 def test_float_global_pool_keeps_densenet_within_the_matrix_tolerance(monkeypatch):
     """DenseNet's classifier read its pooled input at half resolution; in float32 it does not."""
-    net, config, _, calib = matrix._prepare("densenet_d2l")
-    x = mx.nd.array(matrix._sample(config, 256, seed=7)[0])
+    net, config, _, calib = matrix.prepare_row("densenet_d2l")
+    x = mx.nd.array(matrix.sample_inputs(config, 256, seed=7)[0])
     error, agree = _logit_error(net, quantize_mxnet(net, calib[0]), x)
     monkeypatch.setattr(quantize, "_global_average_pools", lambda nodes: [])
     error_int8_pool, _ = _logit_error(net, quantize_mxnet(net, calib[0]), x)
