@@ -281,6 +281,53 @@ def test_exclude_pattern_that_matches_nothing_is_an_error(lenet):
         MagnitudePruner(lenet, OneShot(0.5), exclude="classifier")
 
 
+def test_a_dict_of_schedules_gives_layers_their_own_sparsity(lenet):
+    # First pattern wins ("features.5" before "features.*"); "output" matches nothing: dense.
+    pruner = MagnitudePruner(lenet, {"features.0": OneShot(0.2), "features.5": OneShot(0.95),
+                                     "features.*": OneShot(0.6)})
+    assert pruner.keys == ["features.0.weight", "features.5.weight", "features.2.weight",
+                           "features.6.weight"]
+    assert pruner.update(0) and pruner.sparsity == {"features.0": 0.2, "features.5": 0.95,
+                                                    "features.*": 0.6}
+    zeros = {layer: (w == 0).sum() / w.size for (layer, _), w in weights_np(lenet).items()}
+    assert zeros == {"features.0": pytest.approx(0.2, abs=0.01), "features.2": 0.6,
+                     "features.5": 0.95, "features.6": 0.6, "output": 0.0}
+
+
+def test_global_granularity_ranks_each_schedules_weights_together(lenet):
+    pruner = MagnitudePruner(lenet, {"features.0": OneShot(0.5), "*": OneShot(0.9)},
+                             granularity="global")
+    pruner.update(0)
+    report = {r["layer"]: r for r in pruner.sparsity_report()}
+    assert report["features.0"]["zeros"] == 75
+    rest = [r for layer, r in report.items() if layer != "features.0"]
+    assert sum(r["zeros"] for r in rest) == math.floor(0.9 * sum(r["size"] for r in rest))
+    assert len({r["sparsity"] for r in rest}) > 1
+
+
+def test_schedules_of_different_steps_resume_at_their_own_last_pruning_step(lenet):
+    slow = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=12, frequency=6)
+    fast = PolynomialDecay(0.0, 0.5, begin_step=0, end_step=12, frequency=1)
+    pruner = MagnitudePruner(lenet, {"features.5": slow, "*": fast})
+    pruner.resume(9)  # slow pruned last at step 6, fast at 9
+    assert pruner.step == 9
+    assert pruner.sparsity == {"features.5": slow.sparsity_at(6), "*": fast.sparsity_at(9)}
+    report = {r["layer"]: r["sparsity"] for r in pruner.sparsity_report()}
+    assert report["features.5"] == pytest.approx(slow.sparsity_at(6), abs=1e-4)
+    assert report["features.6"] == pytest.approx(fast.sparsity_at(9), abs=1e-3)
+
+
+@pytest.mark.parametrize("schedule, error, match", [
+    ({}, ArgumentError, "empty dict"),
+    ({"classifier": OneShot(0.5)}, ArgumentError, r"\['classifier'\] match no prunable weight"),
+    ({"*": OneShot(0.5), "output": OneShot(0.1)}, ArgumentError, r"\['output'\].*earlier"),
+    ({"output": "0.5"}, ArgumentTypeError, "schedule for 'output' must be callable"),
+    ({3: OneShot(0.5)}, ArgumentTypeError, "patterns of layer paths")])
+def test_bad_dicts_of_schedules_are_named(lenet, schedule, error, match):
+    with pytest.raises(error, match=match):
+        MagnitudePruner(lenet, schedule)
+
+
 def test_strip_keeps_zeros_and_drops_masks(lenet):
     pruner = prune_to_sparsity(lenet, 0.75)
     assert pruner.strip() is lenet

@@ -20,6 +20,8 @@ _LAZY = {
     "prune_channels": "structured",
     "ChannelPrunedNet": "structured",
     "ChannelPruningReport": "_channel_report",
+    "channel_sparsity_steps": "gradual",
+    "prune_channels_gradually": "gradual",
 }
 
 __all__ = ["ConstantSparsity", "OneShot", "PolynomialDecay", "PruningSchedule",

@@ -31,11 +31,7 @@ class PruningCallback(Callback):
         return self.pruner.step
 
     def on_train_begin(self, logs=None):
-        step = self._global_step()
-        last = self._last_pruning_step(step)
-        if last is not None and last < step:  # resumed between two pruning steps
-            self.pruner.update(last)
-        self.pruner.update(step)
+        self.pruner.resume(self._global_step())
 
     def on_batch_end(self, batch, logs=None):
         if not self.pruner.update(self._global_step()):
@@ -50,10 +46,3 @@ class PruningCallback(Callback):
     def _global_step(self):
         # fit sets the state before on_train_begin; outside fit, count from 0.
         return self.state.global_step if self.state is not None else 0
-
-    def _last_pruning_step(self, step):
-        """The latest step <= ``step`` at which the schedule prunes, or None."""
-        for earlier in range(step, -1, -1):
-            if self.pruner.schedule(earlier)[0]:
-                return earlier
-        return None

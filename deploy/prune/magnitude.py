@@ -17,6 +17,7 @@ and to which sparsity.  Typical fine-tuning loop::
     pruner.strip()
 """
 import collections
+import collections.abc
 import fnmatch
 import math
 
@@ -32,6 +33,7 @@ from .schedules import OneShot
 GRANULARITIES = ("layer", "global")
 
 _Weight = collections.namedtuple("_Weight", "key layer name param")
+_Group = collections.namedtuple("_Group", "pattern schedule weights")
 
 
 def _num_pruned(sparsity, size):
@@ -80,14 +82,49 @@ def _select(weights, exclude):
     if exclude is None:
         return weights
     patterns = [exclude] if isinstance(exclude, str) else list(exclude)
-    hits = {p: [w for w in weights if fnmatch.fnmatchcase(w.layer, p)
-                or fnmatch.fnmatchcase(w.key, p)] for p in patterns}
+    hits = {p: [w for w in weights if _matches(w, p)] for p in patterns}
     unused = [p for p, matched in hits.items() if not matched]
     if unused:
         raise ArgumentError(f"exclude patterns {unused} match no prunable weight; "
                          f"the prunable weights are {[w.key for w in weights]}")
     excluded = {id(w) for matched in hits.values() for w in matched}
     return [w for w in weights if id(w) not in excluded]
+
+
+def _matches(weight, pattern):
+    return fnmatch.fnmatchcase(weight.layer, pattern) or fnmatch.fnmatchcase(weight.key, pattern)
+
+
+def _check_schedule(schedule, where=""):
+    if not callable(schedule):
+        raise ArgumentTypeError(f"schedule{where} must be callable as schedule(step) -> "
+                                f"(should_prune, sparsity), got {type(schedule).__name__}")
+
+
+def _group_by_schedule(weights, schedule):
+    """One group per schedule: every weight goes to the first pattern that matches it."""
+    if not isinstance(schedule, collections.abc.Mapping):
+        _check_schedule(schedule)
+        return [_Group(None, schedule, weights)]
+    if not schedule:
+        raise ArgumentError("schedule is an empty dict; map layer patterns to schedules, "
+                            "e.g. {'features.0': OneShot(0.3), '*': PolynomialDecay(...)}")
+    for pattern, sched in schedule.items():
+        if not isinstance(pattern, str):
+            raise ArgumentTypeError(f"schedule dict keys are shell-style patterns of layer "
+                                    f"paths, got {type(pattern).__name__} {pattern!r}")
+        _check_schedule(sched, f" for '{pattern}'")
+    members = {pattern: [] for pattern in schedule}
+    for weight in weights:
+        pattern = next((p for p in schedule if _matches(weight, p)), None)
+        if pattern is not None:
+            members[pattern].append(weight)
+    unused = [p for p, matched in members.items() if not matched]
+    if unused:
+        raise ArgumentError(f"schedule patterns {unused} match no prunable weight (or only "
+                            f"weights an earlier pattern took); the prunable weights are "
+                            f"{[w.key for w in weights]}")
+    return [_Group(p, schedule[p], members[p]) for p in schedule]
 
 
 def _gather_weights(net, exclude):
@@ -111,13 +148,19 @@ class MagnitudePruner:
     net : mxnet.gluon.Block
         Initialized network; a block with deferred initialization must have
         run one forward pass.
-    schedule : callable
+    schedule : callable or dict
         ``schedule(step) -> (should_prune, sparsity)``, usually a
-        :class:`deploy.prune.schedules.PruningSchedule`.
+        :class:`deploy.prune.schedules.PruningSchedule`; or a dict
+        ``{pattern: schedule}`` that gives layers schedules of their own
+        (a first convolution or a classifier pruned less than the wide
+        layers between them): each weight follows the first pattern that
+        matches its layer path or key, ``"*"`` last catches the rest, and
+        weights that no pattern matches stay dense.
     granularity : {"layer", "global"}
         ``"layer"`` zeros ``floor(sparsity * size)`` weights in every
-        parameter; ``"global"`` ranks all prunable weights together and zeros
-        ``floor(sparsity * total)``, so layers end up with unequal sparsity.
+        parameter; ``"global"`` ranks the weights that share a schedule
+        together and zeros ``floor(sparsity * total)`` of them, so those
+        layers end up with unequal sparsity.
     exclude : str or list of str, optional
         Shell-style patterns matched against layer paths (``"output"``) and
         weight keys (``"features.0.weight"``); matches are left dense.
@@ -131,15 +174,14 @@ class MagnitudePruner:
     """
 
     def __init__(self, net, schedule, granularity="layer", exclude=None):
-        if not callable(schedule):
-            raise ArgumentTypeError(f"schedule must be callable as schedule(step) -> (should_prune, "
-                            f"sparsity), got {type(schedule).__name__}")
         if granularity not in GRANULARITIES:
             raise ArgumentError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
         self.net = net
         self.schedule = schedule
         self.granularity = granularity
-        self._weights = _gather_weights(net, exclude)
+        weights = _gather_weights(net, exclude)
+        self._groups = _group_by_schedule(weights, schedule)
+        self._weights = [w for group in self._groups for w in group.weights]
         self._masks = {}  # key -> {context: 0/1 NDArray shaped like the weight}
         self.step = None
         self.sparsity = None
@@ -150,29 +192,61 @@ class MagnitudePruner:
         return [w.key for w in self._weights]
 
     def update(self, step):
-        """Recompute and apply the masks if the schedule prunes at ``step``.
+        """Recompute and apply the masks of every schedule that prunes at ``step``.
 
         Returns
         -------
         bool
-            Whether the masks were recomputed.
+            Whether any mask was recomputed.
         """
-        should_prune, sparsity = self.schedule(step)
+        pruned = False
+        for group in self._groups:
+            should_prune, sparsity = group.schedule(step)
+            if not should_prune:
+                continue
+            if not 0.0 <= sparsity < 1.0:
+                raise ArgumentError(f"schedule {group.schedule!r} returned sparsity {sparsity} "
+                                    f"at step {step}; it must lie in [0, 1)")
+            masks = self._compute_masks(group.weights, float(sparsity))
+            self._masks.update({key: {mask.context: mask} for key, mask in masks.items()})
+            self._set_sparsity(group.pattern, float(sparsity))
+            pruned = True
         self.step = step
-        if not should_prune:
-            return False
-        if not 0.0 <= sparsity < 1.0:
-            raise ArgumentError(f"schedule {self.schedule!r} returned sparsity {sparsity} at "
-                             f"step {step}; it must lie in [0, 1)")
-        self.sparsity = float(sparsity)
-        self._set_masks(self._compute_masks(self.sparsity))
-        self.apply_masks()
-        return True
+        if pruned:
+            self.apply_masks()
+        return pruned
 
-    def _compute_masks(self, sparsity):
+    def _set_sparsity(self, pattern, sparsity):
+        # One schedule: the float it returned last; a dict of schedules: pattern -> float.
+        if pattern is None:
+            self.sparsity = sparsity
+        else:
+            self.sparsity = dict(self.sparsity or {}, **{pattern: sparsity})
+
+    def resume(self, step):
+        """Masks as a run that reached ``step`` has them, from the weights it saved.
+
+        For a run restored from a checkpoint between pruning steps: every
+        schedule's masks are recomputed at its last pruning step up to
+        ``step``, in order, so the saved zeros are picked again (ties go to
+        the lower index) and the schedule continues where it was.
+        """
+        last = {self._last_pruning_step(group.schedule, step) for group in self._groups}
+        for earlier in sorted(s for s in last if s is not None and s < step):
+            self.update(earlier)
+        self.update(step)
+
+    @staticmethod
+    def _last_pruning_step(schedule, step):
+        for earlier in range(step, -1, -1):
+            if schedule(earlier)[0]:
+                return earlier
+        return None
+
+    def _compute_masks(self, weights, sparsity):
         if self.granularity == "layer":
-            return {w.key: self._layer_mask(w, sparsity) for w in self._weights}
-        return self._global_masks(sparsity)
+            return {w.key: self._layer_mask(w, sparsity) for w in weights}
+        return self._global_masks(weights, sparsity)
 
     @staticmethod
     def _layer_mask(weight, sparsity):
@@ -181,14 +255,14 @@ class MagnitudePruner:
         _check_finite(magnitude, f"weight '{weight.key}'")
         return _exact_mask(magnitude, _num_pruned(sparsity, data.size)).reshape(data.shape)
 
-    def _global_masks(self, sparsity):
-        datas = [w.param.list_data()[0] for w in self._weights]
+    def _global_masks(self, weights, sparsity):
+        datas = [w.param.list_data()[0] for w in weights]
         ctx = datas[0].context
         magnitude = mx.nd.concat(*[d.abs().reshape(-1).as_in_context(ctx) for d in datas], dim=0)
         _check_finite(magnitude, "the prunable weights")
         flat = _exact_mask(magnitude, _num_pruned(sparsity, magnitude.size))
         masks, offset = {}, 0
-        for weight, data in zip(self._weights, datas):
+        for weight, data in zip(weights, datas):
             part = flat.slice_axis(axis=0, begin=offset, end=offset + data.size)
             masks[weight.key] = part.reshape(data.shape).as_in_context(data.context)
             offset += data.size

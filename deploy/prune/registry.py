@@ -7,10 +7,14 @@ embeddings are deliberately absent: pruning them costs accuracy and saves
 almost nothing.  Subclasses of a listed class inherit its entry.
 
 A custom block opts in by defining ``get_prunable_weights()`` that returns a
-list of :class:`mxnet.gluon.Parameter`.  Its answer is complete for its whole
+list of :class:`mxnet.gluon.Parameter`, or a dict that names them
+``{"layer_path.name": Parameter}`` (a graph-level block such as a
+channel-pruned network keeps its original layer paths that way, so patterns
+like ``"features.0"`` still find them).  Its answer is complete for its whole
 subtree: the walk does not descend into its children, so return the
 children's weights too if they should be pruned, or ``[]`` to opt out.
 """
+import collections.abc
 import fnmatch
 import types
 
@@ -89,6 +93,8 @@ def _locate(block, path, param):
 
 def _protocol_weights(block, path):
     params = getattr(block, PROTOCOL_METHOD)()
+    if isinstance(params, collections.abc.Mapping):
+        return [_named_entry(block, path, key, param) for key, param in params.items()]
     if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
         raise ArgumentTypeError(f"{type(block).__name__} at '{path or '<root>'}': "
                         f"{PROTOCOL_METHOD}() must return a list of Parameters, got {params!r}")
@@ -100,6 +106,16 @@ def _protocol_weights(block, path):
         layer, name = _locate(block, path, param) or (path, param.name)
         entries.append((layer, name, param))
     return entries
+
+
+def _named_entry(block, path, key, param):
+    """``(layer_path, name, param)`` of a ``{"layer.name": Parameter}`` protocol entry."""
+    if not isinstance(param, gluon.Parameter) or not isinstance(key, str) or "." not in key:
+        raise ArgumentTypeError(f"{type(block).__name__} at '{path or '<root>'}': "
+                                f"{PROTOCOL_METHOD}() maps {key!r} to {param!r}; a dict maps "
+                                f"'layer_path.name' keys to gluon.Parameters")
+    layer, name = key.rsplit(".", 1)
+    return _join(path, layer), name, param
 
 
 def _collect(block, path, out, seen):

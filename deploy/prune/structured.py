@@ -365,9 +365,15 @@ class ChannelPrunedNet(gluon.SymbolBlock):
                           if n["op"] in _PRUNABLE_OPS and len(n["inputs"]) > 1]
 
     def get_prunable_weights(self):
-        """Convolution and dense weights, for :mod:`deploy.prune.magnitude`."""
+        """Convolution and dense weights by their original keys (``"features.0.weight"``).
+
+        Magnitude pruning (:mod:`deploy.prune.magnitude`) finds them through
+        this method, so its ``exclude`` patterns name the layers as in the
+        network that was channel-pruned.
+        """
         params = self.collect_params()
-        return [params[name] for name in self._prunable if name in params]
+        return {f"{self.layer_names.get(name, name)}.weight": params[name]
+                for name in self._prunable if name in params}
 
 
 # ------------------------------------------------------------------ report
