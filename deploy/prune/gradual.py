@@ -13,6 +13,8 @@ import numbers
 
 from gluon_dl.errors import ArgumentError, ArgumentTypeError
 
+from .structured import _check_sparsity
+
 __all__ = ["channel_sparsity_steps", "prune_channels_gradually"]
 
 
@@ -46,12 +48,7 @@ def channel_sparsity_steps(sparsity, steps):
     ArgumentError
         For a sparsity outside (0, 1) or fewer than one round.
     """
-    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
-        raise ArgumentTypeError(f"sparsity must be a float in (0, 1), got "
-                                f"{type(sparsity).__name__} {sparsity!r}")
-    if not 0.0 < sparsity < 1.0:
-        raise ArgumentError(f"sparsity is the fraction of channels removed in all and must lie "
-                            f"in (0, 1), got {sparsity}")
+    sparsity = _check_sparsity(sparsity)
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
         raise ArgumentTypeError(f"steps must be an int, got {type(steps).__name__} {steps!r}")
     if steps < 1:
