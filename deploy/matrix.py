@@ -207,8 +207,15 @@ def _tflite_cells(net, config, out, inputs, reference, calib, quant_inputs, quan
         try:
             paths = tflite.export_many(net, out.parent / "tflite", precisions=precisions,
                                        config=config, calib_data=calib, verify=False)
-        except Exception as exc:
-            paths = exc
+        except Exception:  # noqa: BLE001 - then each precision alone: one may fail alone
+            paths = {}
+            for precision in precisions:
+                try:
+                    paths.update(tflite.export_many(
+                        net, out.parent / f"tflite-{precision}", precisions=[precision],
+                        config=config, calib_data=calib, verify=False))
+                except Exception as exc:  # noqa: BLE001 - every failure is a finding
+                    paths[precision] = exc
         _TFLITE_CACHE[key] = paths
     return _TFLITE_CACHE[key]
 
@@ -220,9 +227,9 @@ def _tflite_column(precision_of):
     def cell(net, config, out, inputs, reference, calib, quant_inputs, quant_reference):
         paths = _tflite_cells(net, config, out, inputs, reference, calib, quant_inputs,
                               quant_reference)
-        if isinstance(paths, Exception):
-            raise paths
         precision = precision_of(config)
+        if isinstance(paths.get(precision), Exception):
+            raise paths[precision]
         column = "tflite_int8" if precision in ("int8", "dynamic_range") else \
             f"tflite_{precision}"
         if column == "tflite_int8":

@@ -438,3 +438,15 @@ def test_token_input_language_model_converts_to_tflite(tmp_path):
     assert 0 < rel < 0.05  # int8 weights: close, not exact
     details = tf.lite.Interpreter(model_path=str(paths["dynamic_range"])).get_tensor_details()
     assert any(d["dtype"] == np.int8 for d in details)  # the weights are int8
+
+
+def test_a_quantized_file_the_interpreter_cannot_allocate_is_refused(tmp_path):
+    """The allocation is tried in a child process: a file whose kernels abort the
+    interpreter raises ConversionError here instead of killing the caller."""
+    from deploy.export import tflite as tflite_export
+    from gluon_dl.errors import ConversionError
+
+    broken = tmp_path / "model_full_integer_quant.tflite"
+    broken.write_bytes(b"TFL3" + bytes(60))
+    with pytest.raises(ConversionError, match="int8 TFLite model of m.onnx crashes"):
+        tflite_export._check_allocates(broken, "int8", "m.onnx")

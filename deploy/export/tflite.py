@@ -314,7 +314,48 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
         if not f.is_file():
             raise ConversionError(f"onnx2tf did not write the {p} model of {onnx_path}; its log "
                                   f"ends with:\n{log.tail()}")
+        if p in _QUANTIZERS:
+            _check_allocates(f, p, onnx_path)
     return written
+
+
+_ALLOCATE = """
+import sys
+try:
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError:
+    try:
+        from tflite_runtime.interpreter import Interpreter
+    except ImportError:
+        from tensorflow.lite import Interpreter
+Interpreter(model_path=sys.argv[1]).allocate_tensors()
+"""
+
+
+def _check_allocates(path, precision, onnx_path):
+    """Refuse a quantized file that the TFLite interpreter cannot allocate, without crashing.
+
+    TensorFlow's converter can write an int8 model whose kernels abort the
+    process when the interpreter prepares them (a pre-activation ResNet's
+    int8 file did, in every TFLite runtime): tried in a child process first,
+    so that the exporter raises instead of the caller's process dying.
+    """
+    import subprocess
+    import sys
+    try:
+        done = subprocess.run([sys.executable, "-c", _ALLOCATE, str(path)], capture_output=True,
+                              text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"the {precision} TFLite model of {onnx_path} did not finish "
+                              f"allocating its tensors in 600 s") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()
+                 and "WARNING" not in line and not line.startswith("INFO")]
+        why = lines[-1] if lines else f"the process ended with code {done.returncode}"
+        raise ConversionError(
+            f"the {precision} TFLite model of {onnx_path} crashes the TFLite interpreter when "
+            f"it allocates its tensors ({why}); TensorFlow's converter wrote kernels its own "
+            f"runtime rejects: export float32/float16, or dynamic_range int8")
 
 
 def _converter(model, quant_type):
