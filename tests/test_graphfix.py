@@ -98,3 +98,40 @@ def test_tflite_float32_parity_after_rewrites(name, tmp_path):
     got = load(paths["float32"]).predict(*x, normalize=False)
     want = net(*[mx.nd.array(a, dtype=a.dtype) for a in x]).asnumpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def _pooled(activation):
+    """A stem ``conv -> [activation] -> MaxPool(3, 2, pad 1)`` as an exported ONNX model."""
+    from mxnet.gluon import nn
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1))
+    if activation:
+        net.add(nn.Activation(activation))
+    net.add(nn.MaxPool2D(3, 2, 1))
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    return net
+
+
+@pytest.mark.parametrize("activation,mode", [("relu", "constant"), (None, "edge")])
+def test_padded_max_pool_is_padded_with_finite_values(activation, mode, tmp_path):
+    """onnx2tf pads a MaxPool with -3.4e38, which int8 calibration takes for the tensor's
+    range; the explicit Pad (zeros after a ReLU, the edge otherwise) gives the same maxima."""
+    from gluon_dl.models import ModelConfig
+    mx.random.seed(1)
+    net = _pooled(activation)
+    config = ModelConfig(name="stem", input_shape=(3, 9, 9), num_classes=None, task="features")
+    path = onnx_export.export(net, tmp_path / "stem.onnx", config=config, verify=False)
+    fixed = prepare(path, tmp_path / "fixed.onnx", batch_size=2, config=config)
+    nodes = onnx.load(str(fixed)).graph.node
+    pools = [n for n in nodes if n.op_type == "MaxPool"]
+    pads = [n for n in nodes if n.op_type == "Pad"]
+    assert len(pools) == 1 and not any(a.name == "pads" and any(a.ints)
+                                       for a in pools[0].attribute)
+    assert [onnx.helper.get_attribute_value(a).decode() for a in pads[0].attribute
+            if a.name == "mode"] == [mode]
+    x = np.random.RandomState(0).standard_normal((2, 3, 9, 9)).astype(np.float32)
+    want = net(mx.nd.array(x)).asnumpy()
+    if activation is None:
+        assert (want < 0).any()  # negative maxima: zeros would have changed them
+    np.testing.assert_allclose(_run(fixed, [x])[0], want, rtol=1e-5, atol=1e-6)

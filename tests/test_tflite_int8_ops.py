@@ -114,3 +114,45 @@ def test_litert_runs_the_whole_graph_in_xnnpack(int8_model):
     assert len(delegated) == 1, "XNNPACK split the graph or refused operators"
     assert list(delegated[0]["outputs"]) == [interpreter.get_output_details()[0]["index"]]
     assert interpreter.get_input_details()[0]["index"] in delegated[0]["inputs"]
+
+
+@pytest.mark.parametrize("activation", ["relu", None])
+def test_padded_max_pool_keeps_int8_scales_finite(activation, tmp_path):
+    """ResNet's stem ``conv -> ReLU -> MaxPool(3, 2, pad 1)``: onnx2tf padded the pool with
+    -3.4e38, calibration took that for the range of the convolution's output (scale 1.3e36,
+    every activation one code) and the file aborted the interpreter."""
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    mx.random.seed(5)
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(8, 3, padding=1), nn.BatchNorm())
+    if activation:
+        net.add(nn.Activation(activation))
+    net.add(nn.MaxPool2D(3, 2, 1), nn.Conv2D(8, 3, padding=1, activation="relu"),
+            nn.GlobalAvgPool2D(), nn.Dense(4))
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    config = ModelConfig(name="stem", input_shape=(3, 16, 16), mean=(0.5, 0.5, 0.5),
+                         std=(0.25, 0.25, 0.25), num_classes=4)
+    calib = np.random.RandomState(0).standard_normal((32, 3, 16, 16)).astype(np.float32)
+    path = tflite_export.export(net, tmp_path / "stem_int8.tflite", precision="int8",
+                                config=config, calib_data=calib, verify=False)
+    _, graph, ops = _operators(path)
+    scales = [s for t in graph.tensors if t.quantization is not None
+              and t.quantization.scale is not None for s in t.quantization.scale]
+    assert max(scales) < 1.0, max(scales)  # activations of order one, weights smaller
+    assert "PADV2" not in {name for name, _ in ops}
+    interpreter = litert.Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    want = net(mx.nd.array(calib[:8])).asnumpy()
+    got = []
+    for x in calib[:8]:
+        scale, zero = inp["quantization"]
+        q = np.clip(np.round(x.transpose(1, 2, 0)[None] / scale + zero), -128, 127)
+        interpreter.set_tensor(inp["index"], q.astype(np.int8))
+        interpreter.invoke()
+        scale, zero = out["quantization"]
+        got.append((interpreter.get_tensor(out["index"]).astype(np.float32) - zero) * scale)
+    got = np.concatenate(got)
+    rel = np.abs(got - want).max() / np.abs(want).max()
+    assert rel < 0.1, rel

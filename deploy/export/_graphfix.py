@@ -23,7 +23,13 @@ and convert into models that run but compute other numbers, or fail:
 - a ``Split`` or ``Slice`` that takes a ``Concat`` apart again (a stack of
   per-layer decoder states, ``(layers, N, H)``) reads the pieces from the
   Concat's inputs: onnx2tf concatenates batch-one pieces on another axis,
-  and the Split then fails or the Slice reads other numbers.
+  and the Split then fails or the Slice reads other numbers;
+- a padded ``MaxPool`` becomes an explicit ``Pad`` and an unpadded MaxPool:
+  onnx2tf pads with the dtype's lowest value (``-3.4e38``), which the int8
+  calibration then records as the range of the tensor before the pool
+  (ResNet's stem had a scale of 1.3e36, every activation one code, and its
+  int8 file aborted the interpreter); zeros pad a non-negative input (after
+  a ReLU) and the edge values any other, both exact for max pooling.
 
 :func:`prepare` applies them all; the exported ONNX file itself is untouched.
 """
@@ -64,6 +70,7 @@ def prepare(onnx_path, out_path, batch_size=1, config=None):
     _unstack_concat_slices(model)
     _unroll_recurrent(model)
     model = _simplify(model, onnx_path)
+    _finite_maxpool_padding(model)  # after onnxsim, which fuses a Pad back into the pool
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out_path))
     return Path(out_path)
@@ -267,6 +274,60 @@ def _unstack_concat_slices(model):
             for k, (out, src) in enumerate(zip(user.output, sources)):
                 nodes.insert(i + k, helper.make_node("Identity", [concat.input[src]], [out],
                                                      name=f"{out}__unstacked"))
+
+
+# Ops whose outputs are never negative: zeros are then an exact padding for max pooling.
+_NON_NEGATIVE = {"Relu", "Sigmoid", "Softplus", "Softmax", "Abs", "Exp"}
+
+
+def _finite_maxpool_padding(model):
+    """Give every padded ``MaxPool`` an explicit ``Pad`` of finite values before it.
+
+    A max-pooling window that holds at least one element of the input (ONNX
+    requires pads smaller than the kernel) and is contiguous (no dilation)
+    reaches the input's edge whenever it holds padding, so padding with a
+    copy of the edge does not change its maximum; neither do zeros after a
+    ReLU.  ``ceil_mode`` and dilated pools are left as they are.
+    """
+    from onnx import helper, numpy_helper
+    producers = {out: node for node in model.graph.node for out in node.output}
+    nodes = model.graph.node
+    for pool in list(nodes):
+        pads = _attr(pool, "pads")
+        if pool.op_type != "MaxPool" or not pads or not any(pads) \
+                or _attr(pool, "auto_pad", "NOTSET") != "NOTSET" or _attr(pool, "ceil_mode", 0) \
+                or any(d != 1 for d in _attr(pool, "dilations", [1])) or len(pool.output) != 1:
+            continue
+        half = len(pads) // 2
+        name = pool.output[0]
+        target = f"{name}__pads"
+        model.graph.initializer.append(numpy_helper.from_array(
+            np.array([0, 0] + list(pads[:half]) + [0, 0] + list(pads[half:]), np.int64), target))
+        source = producers.get(pool.input[0])
+        non_negative = source is not None and (
+            source.op_type in _NON_NEGATIVE
+            or (source.op_type == "Clip" and len(source.input) > 1
+                and _constant_value(model, source.input[1]) is not None
+                and _constant_value(model, source.input[1]) >= 0))
+        pad = helper.make_node("Pad", [pool.input[0], target], [f"{name}__padded"],
+                               name=f"{name}__pad", mode="constant" if non_negative else "edge")
+        attrs = {a.name: helper.get_attribute_value(a) for a in pool.attribute
+                 if a.name != "pads"}
+        unpadded = helper.make_node("MaxPool", [pad.output[0]], list(pool.output),
+                                    name=pool.name or f"{name}__maxpool", **attrs)
+        i = list(nodes).index(pool)
+        nodes.remove(pool)
+        nodes.insert(i, unpadded)
+        nodes.insert(i, pad)
+
+
+def _constant_value(model, name):
+    """The scalar float initializer ``name`` (None when it is not one)."""
+    from onnx import numpy_helper
+    for init in model.graph.initializer:
+        if init.name == name and int(np.prod(init.dims)) == 1:
+            return float(numpy_helper.to_array(init).reshape(-1)[0])
+    return None
 
 
 def _concat_bounds(concat, shapes):
