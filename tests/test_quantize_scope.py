@@ -28,3 +28,47 @@ def test_recurrent_layer_is_refused_by_name():
     calib = sample_inputs(net.config.replace(input_shape=net.config.test_input_shape), n=2)[0]
     with pytest.raises(ConversionError, match=r"recurrent layer '\w+' \(operator RNN\)"):
         quantize_mxnet(net, calib)
+
+
+def _graph_ops(net):
+    import json
+    sym = net(*[mx.sym.var(n) for n in net.config.input_names])
+    sym = sym[0] if isinstance(sym, (list, tuple)) else sym
+    return {node["op"] for node in json.loads(sym.tojson())["nodes"]}
+
+
+def _transposed_convolution_models():
+    from deploy.quantize import _UNQUANTIZABLE
+    names = []
+    for name in list_models():
+        if name in UNCALIBRATABLE:
+            continue
+        ops = _graph_ops(get_model(name))
+        if "Deconvolution" in ops and not ops & set(_UNQUANTIZABLE):
+            names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("name", _transposed_convolution_models())
+def test_transposed_convolutions_quantize_after_a_call_at_another_batch_size(name):
+    """The calibration runs batches of 8 after the probe's batch of one; DCGAN's
+    transposed convolution refused the second batch size in oneDNN."""
+    mx.random.seed(0)
+    net = get_model(name)
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    calib = sample_inputs(net.config, n=16, seed=1)[0]
+    net(mx.nd.array(calib[:1]))
+    qnet = quantize_mxnet(net, calib, batch_size=8, calib_mode="naive")
+    want = net(mx.nd.array(calib)).asnumpy()
+    got = qnet(mx.nd.array(calib)).asnumpy()
+    assert np.abs(got - want).max() / np.abs(want).max() < 0.1
+
+
+def test_mxnet_failures_are_reported_without_mxnet_traceback():
+    from gluon_dl.errors import mxnet_reason
+    exc = mx.base.MXNetError('Traceback (most recent call last):\n  File "../src/operator/'
+                             'nn/mkldnn/mkldnn_deconvolution.cc", line 118\nMXNetError: Check '
+                             'failed: weights.GetMKLDNNData()->get_desc() == x: ')
+    assert mxnet_reason(exc) == "Check failed: weights.GetMKLDNNData()->get_desc() == x:"
+    assert mxnet_reason(mx.base.MXNetError("")) == "MXNetError"

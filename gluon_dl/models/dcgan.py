@@ -17,6 +17,11 @@ final upsampling instead of a transposed convolution with ``channels``
 outputs, because MXNet 1.9.1's MKL-DNN backend cannot differentiate a
 transposed convolution with a single output channel ("could not create a
 primitive descriptor for a reorder primitive").
+
+The first transposed convolution (1x1 latent to the first feature map) reads
+a copy of its weight: oneDNN stores that weight in place in a layout chosen
+for the batch size of the first call, and MXNet 1.9.1 then refused any other
+batch size ("Check failed: weights.GetMKLDNNData()->get_desc() == ...").
 """
 from mxnet.gluon import nn
 
@@ -69,6 +74,16 @@ def _spec(image_size):
     return DCGAN_SPECS[image_size]
 
 
+class _Projection(nn.Conv2DTranspose):
+    """A transposed convolution that reads a copy of its weight (see the module's notes).
+
+    Same parameters, same function; ONNX gets an Identity, which simplifies away.
+    """
+
+    def hybrid_forward(self, F, x, weight, bias=None):
+        return super().hybrid_forward(F, x, F.identity(weight), bias)
+
+
 class DCGANGenerator(nn.HybridBlock):
     """``z (batch, latent_dim)`` to images ``(batch, channels, size, size)`` in [-1, 1].
 
@@ -87,9 +102,9 @@ class DCGANGenerator(nn.HybridBlock):
         layers, _ = _spec(image_size)
         with self.name_scope():
             self.body = nn.HybridSequential(prefix="")
-            for k, s, p, c in layers:
-                self.body.add(nn.Conv2DTranspose(c * width // 64, k, strides=s, padding=p,
-                                                 use_bias=False),
+            for i, (k, s, p, c) in enumerate(layers):
+                layer = _Projection if i == 0 else nn.Conv2DTranspose
+                self.body.add(layer(c * width // 64, k, strides=s, padding=p, use_bias=False),
                               nn.BatchNorm(), nn.Activation("relu"))
             self.body.add(nn.Conv2D(channels, 3, padding=1), nn.Activation("tanh"))
 
