@@ -17,7 +17,8 @@ import warnings
 
 import numpy as np
 
-from gluon_dl.errors import ArgumentError, ConversionError, InputShapeError, NonFiniteError
+from gluon_dl.errors import (ArgumentError, ConversionError, InputShapeError, NonFiniteError,
+                             mxnet_reason)
 
 CALIB_MODES = ("naive", "entropy", "none")
 QUANTIZED_DTYPES = ("auto", "int8", "uint8")
@@ -125,8 +126,7 @@ def quantize_mxnet(net, calib_data, *, batch_size=64, num_calib_examples=None,
                 calib_data=loader, calib_mode=calib_mode, num_calib_examples=n, ctx=ctx,
                 logger=logger)
     except mx.base.MXNetError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConversionError(f"MXNet int8 quantization failed: {first}; exclude the layer it "
+        raise ConversionError(f"MXNet int8 quantization failed: {mxnet_reason(exc)}; exclude the layer it "
                               f"names with exclude_layers=[...] or quantize on CPU") from exc
     qnet.hybridize(static_alloc=True, static_shape=True)
     return qnet
@@ -195,7 +195,7 @@ def _check_quantizable(net, sample, exclude_layers, exclude_operators):
     except mx.base.MXNetError as exc:
         raise ConversionError(f"MXNet int8 quantization runs {type(net).__name__} on one "
                               f"input; it failed on a batch of shape {sample.shape}: "
-                              f"{str(exc).strip().splitlines()[0]}; it takes one float "
+                              f"{mxnet_reason(exc)}; it takes one float "
                               f"input (models with several inputs cannot be calibrated)") from None
     inputs, sym = net._cached_graph
     nodes = json.loads(sym.tojson())["nodes"]

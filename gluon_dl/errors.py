@@ -72,3 +72,16 @@ class LaunchError(GluonDLError):
 
 class ArgumentTypeError(ArgumentError, TypeError):
     """An argument of the wrong type (a str where an int is needed, say)."""
+
+
+def mxnet_reason(exc):
+    """The line of an ``MXNetError`` that says what failed, without MXNet's traceback.
+
+    MXNet's messages start with ``Traceback (most recent call last):`` and
+    C++ frames; the reason is the ``Error in operator``/``Check failed`` line,
+    else the last line.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = next((line for line in lines if "Error in operator" in line
+                   or "Check failed" in line), lines[-1] if lines else type(exc).__name__)
+    return reason.replace("MXNetError: ", "")

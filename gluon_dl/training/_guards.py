@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import (ArgumentError, DataError, InputShapeError, NonFiniteError,
-                      UnknownNameError)
+                      UnknownNameError, mxnet_reason)
 from ..utils.registry import unknown_name
 
 log = logging.getLogger("gluon_dl.training")
@@ -289,10 +289,7 @@ def probe_input_shapes(net, config, X):
 
 def batch_error(exc, net, batch, X, y):
     """One clear error for a batch the network or loss rejects (shapes, dtypes...)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    reason = next((line for line in lines if "Error in operator" in line
-                   or "Check failed" in line), lines[-1] if lines else type(exc).__name__)
-    reason = reason.replace("MXNetError: ", "")
+    reason = mxnet_reason(exc)
     shapes = ", ".join(str(tuple(a.shape)) for a in as_tuple(X))
     targets = ", ".join(str(tuple(a.shape)) for a in as_tuple(y))
     config = model_config(net)
