@@ -112,7 +112,9 @@ def _simplify(model, source):
 def _copies_input_axes(model):
     """Whether some ``Reshape`` has a constant target with a ``0`` code (and no allowzero)."""
     from onnx import numpy_helper
-    consts = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    targets = {node.input[1] for node in model.graph.node if node.op_type == "Reshape"}
+    consts = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer
+              if init.name in targets}
     for node in model.graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
@@ -413,6 +415,8 @@ def _unroll_recurrent(model):
     :func:`prepare` fixes; nodes it cannot rewrite are left to onnx2tf.
     """
     from onnx import numpy_helper
+    if not any(node.op_type in _CELLS for node in model.graph.node):
+        return
     shapes = _static_shapes(model)
     consts = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
     for node in list(model.graph.node):
