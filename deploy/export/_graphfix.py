@@ -64,16 +64,24 @@ def prepare(onnx_path, out_path, batch_size=1, config=None):
     _onehot_to_gather(model)
     model = _simplify(model, onnx_path)
     model = onnx.shape_inference.infer_shapes(model)
+    before = _structure(model)
     _explicit_reshapes(model)
     _static_unsqueeze_to_reshape(model)
     _collapse_padded_transposes(model)
     _unstack_concat_slices(model)
     _unroll_recurrent(model)
-    model = _simplify(model, onnx_path)
+    if _structure(model) != before:  # a rewrite leaves work for onnxsim (a minute for VGG)
+        model = _simplify(model, onnx_path)
     _finite_maxpool_padding(model)  # after onnxsim, which fuses a Pad back into the pool
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out_path))
     return Path(out_path)
+
+
+def _structure(model):
+    """The graph's nodes and constant names: what the rewrites change (weights aside)."""
+    return ([(n.op_type, tuple(n.input), tuple(n.output), n.SerializeToString())
+             for n in model.graph.node], sorted(i.name for i in model.graph.initializer))
 
 
 def _fix_inputs(model, batch_size, config):
