@@ -69,6 +69,9 @@ VARIANTS = {
     "DNNL_DEFAULT_FPMATH_MODE=BF16": {"env": {"DNNL_DEFAULT_FPMATH_MODE": "BF16"}},
     "OMP_WAIT_POLICY=ACTIVE": {"env": {"OMP_WAIT_POLICY": "ACTIVE"}},
     "OMP_WAIT_POLICY=PASSIVE": {"env": {"OMP_WAIT_POLICY": "PASSIVE"}},
+    # libgomp's spin before a waiting thread sleeps (default 300,000; ACTIVE: forever)
+    "GOMP_SPINCOUNT=3M": {"env": {"GOMP_SPINCOUNT": "3000000"}},
+    "GOMP_SPINCOUNT=30M": {"env": {"GOMP_SPINCOUNT": "30000000"}},
     "MXNET_CPU_WORKER_NTHREADS=2": {"env": {"MXNET_CPU_WORKER_NTHREADS": "2"}},
     "NaiveEngine": {"env": {"MXNET_ENGINE_TYPE": "NaiveEngine"}},
     "OPTIMIZER_AGGREGATION_SIZE=60": {"env": {"MXNET_OPTIMIZER_AGGREGATION_SIZE": "60"}},
@@ -77,6 +80,10 @@ VARIANTS = {
     "no bulk execution": {"env": {"MXNET_EXEC_BULK_EXEC_TRAIN": "0"}},
 }
 TUNED = {"step": "nosync"}
+# Settings whose OpenMP threads keep spinning while their worker waits for its turn: a
+# resident worker with them takes the cores of whichever contender is being measured, so
+# they are measured alone (see measure_alone).
+SPINNING = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"}
 
 
 # ----------------------------------------------------------------- workers
@@ -429,6 +436,32 @@ def measure(contenders, base, rounds, steps, target_s, threads, min_steps=5, scr
     return workers, steps
 
 
+def _spins(spec):
+    return bool(SPINNING & set(spec.get("env", {})))
+
+
+def measure_alone(contenders, base, rounds, steps, threads, script=None):
+    """Each contender in a process of its own, started and closed for each measurement.
+
+    For settings that keep OpenMP threads spinning between parallel regions
+    (``SPINNING``): in :func:`measure` their idle worker would slow every
+    other contender.  Rounds alternate the order; ratios are per round
+    against ``base`` measured the same way.
+    """
+    rates = {label: [] for label in contenders}
+    labels = list(contenders)
+    for r in range(rounds):
+        for label in (labels if r % 2 == 0 else labels[::-1]):
+            w = Worker(label, contenders[label], threads, script).ready()
+            try:
+                w.seconds(max(2, steps // 5))  # start-up
+                rates[label].append(max(w.rate(steps) for _ in range(2)))
+            finally:
+                w.close()
+    ratios = {label: [a / b for a, b in zip(rates[label], rates[base])] for label in labels}
+    return rates, ratios
+
+
 def _ratio(a, b):
     """Median over rounds of ``a/b``, both measured against the same base."""
     rounds = max(len(a.ratios), len(b.ratios))
@@ -485,7 +518,9 @@ def tune(model, batch, args):
             continue
         contenders[label] = _spec("mxnet", model, batch, args.threads, shape, variant)
     contenders["tuned (combined)"] = _spec("mxnet", model, batch, args.threads, shape, TUNED)
-    w, steps = measure(contenders, "fit", args.rounds, args.steps, args.target_s, args.threads)
+    alone = {label: spec for label, spec in contenders.items() if _spins(spec)}
+    w, steps = measure({k: v for k, v in contenders.items() if k not in alone}, "fit",
+                       args.rounds, args.steps, args.target_s, args.threads)
     print(f"\n{model}, batch {batch}, {args.threads} threads, {steps} steps x "
           f"{args.rounds} rounds")
     print(f"{'MXNet setting':40s} {'samples/s':>10s} {'vs fit':>8s} {'vs torch':>9s}")
@@ -498,6 +533,15 @@ def tune(model, batch, args):
         vs_torch = f"{_ratio(x, w['torch']):8.2f}x" if label != "torch" else ""
         print(f"{label:40s} {statistics.median(x.rates):10.1f} {vs_fit:>8s} {vs_torch:>9s}",
               flush=True)
+    if alone:
+        rates, ratios = measure_alone({"fit": contenders["fit"], "torch": contenders["torch"],
+                                       **alone}, "fit", args.rounds, steps, args.threads)
+        print(f"measured alone, each in a fresh process ({steps} steps x {args.rounds} rounds):")
+        for label in ["fit", "torch", *alone]:
+            vs_fit = statistics.median(ratios[label])
+            vs_torch = statistics.median([a / b for a, b in zip(rates[label], rates["torch"])])
+            print(f"{label:40s} {statistics.median(rates[label]):10.1f} {vs_fit:7.2f}x "
+                  f"{vs_torch:8.2f}x", flush=True)
     print(f"fit: {_achieved(model, batch, statistics.median(w['fit'].rates), args.peak).split()[0]}"
           f" GFLOP/s (3 x forward FLOPs counted from the symbol)")
 
