@@ -57,7 +57,7 @@ VARIANTS = {
     # AVX-512, 8 without)
     "channel padding to 8": {"pad": True, "pad_block": 8},
     "channel padding to 16": {"pad": True, "pad_block": 16},
-    "BatchNorm+ReLU fused (BatchNormWithReLU)": {"bn_relu": True, "pool_mean": True},
+    "BatchNorm+ReLU fused (bn_relu=True)": {"bn_relu": True},
     "train graph without static_alloc/shape": {"static": False},
     "OPTIMIZER_AGGREGATION_SIZE=1": {"env": {"MXNET_OPTIMIZER_AGGREGATION_SIZE": "1"}},
     "MXNET_MKLDNN_ENABLED=0 (no oneDNN)": {"env": {"MXNET_MKLDNN_ENABLED": "0",
@@ -236,7 +236,7 @@ def _mxnet_worker(spec):
         state = FitState(num_epochs=1)
         step = _make_step(net, loss_fn, trainer, [mx.cpu()], state, CallbackList([]),
                           fuse=spec.get("fuse", True), channel_pad=pad,
-                          pool_as_mean=spec.get("pool_mean"),
+                          pool_as_mean=spec.get("pool_mean"), bn_relu=spec.get("bn_relu", False),
                           check_finite=spec.get("check_finite", True))
 
         def run(steps):
@@ -247,7 +247,8 @@ def _mxnet_worker(spec):
     else:
         from gluon_dl.training.loop import _build_train_graph
 
-        graph = _build_train_graph(net, loss_fn, (X,), (y,), pad, spec.get("pool_mean"))
+        graph = _build_train_graph(net, loss_fn, (X,), (y,), pad, spec.get("pool_mean"),
+                                   spec.get("bn_relu", False))
 
         def run(steps, sync_every=50):
             # fit's fused graph, but the metrics stay on the device and Python
@@ -278,11 +279,6 @@ def _mxnet_worker(spec):
 
 def _levers(loop, spec):
     """Switch the MXNet worker's training-graph levers that fit has no argument for."""
-    if spec.get("bn_relu"):  # rides on the pool_as_mean rewrite, which the spec turns on
-        from gluon_dl.training import _global_pool
-
-        as_mean = _global_pool.as_mean
-        _global_pool.as_mean = lambda sym: fuse_bn_relu(as_mean(sym))
     if spec.get("static", True) is False:
         build = loop._build_train_graph
 
@@ -292,52 +288,6 @@ def _levers(loop, spec):
                 graph.hybridize(static_alloc=False, static_shape=False)
             return graph
         loop._build_train_graph = unstatic
-
-
-def fuse_bn_relu(sym):
-    """``sym`` with each BatchNorm whose only reader is a ReLU run as ``BatchNormWithReLU``.
-
-    MXNet 1.9.1's ``_contrib_BatchNormWithReLU`` (oneDNN's batch
-    normalization with the ReLU fused in) trains: its outputs and gradients
-    equal BatchNorm + ReLU's.  A benchmark lever only (see README).
-    """
-    import mxnet as mx
-
-    graph = json.loads(sym.tojson())
-    nodes, heads = graph["nodes"], graph["heads"]
-    readers = {}
-    for nid, node in enumerate(nodes):
-        for src, idx, _ in node["inputs"]:
-            readers.setdefault((src, idx), []).append(nid)
-    head_entries = {tuple(h[:2]) for h in heads}
-    fused = {}  # relu node id -> batch norm node id
-    for nid, node in enumerate(nodes):
-        users = readers.get((nid, 0), [])
-        if node["op"] != "BatchNorm" or len(users) != 1 or (nid, 0) in head_entries:
-            continue
-        user = nodes[users[0]]
-        if user["op"] == "relu" or (user["op"] == "Activation"
-                                    and user.get("attrs", {}).get("act_type") == "relu"):
-            node["op"] = "_contrib_BatchNormWithReLU"
-            fused[users[0]] = nid
-    if not fused:
-        return sym
-    new_id, kept = {}, []
-    for nid, node in enumerate(nodes):
-        if nid in fused:
-            continue
-        new_id[nid] = len(kept)
-        kept.append(node)
-
-    def moved(entry):
-        src = fused.get(entry[0], entry[0])
-        return [new_id[src], entry[1] if src == entry[0] else 0, 0]
-    for node in kept:
-        node["inputs"] = [moved(e) for e in node["inputs"]]
-    graph["nodes"], graph["heads"] = kept, [moved(h) for h in heads]
-    graph["arg_nodes"] = [i for i, n in enumerate(kept) if n["op"] == "null"]
-    graph.pop("node_row_ptr", None)
-    return mx.sym.load_json(json.dumps(graph))
 
 
 def worker_main(spec):

@@ -15,7 +15,7 @@ from mxnet.gluon import nn  # noqa: E402
 
 from gluon_dl.errors import ArgumentError  # noqa: E402
 from gluon_dl.models import get_model  # noqa: E402
-from gluon_dl.training import _channel_pad, _global_pool, fit, loop  # noqa: E402
+from gluon_dl.training import _bn_relu, _channel_pad, _global_pool, fit, loop  # noqa: E402
 from gluon_dl.training._channel_pad import pad_channels  # noqa: E402
 import _graph_rewrite  # noqa: E402  (tests/_graph_rewrite.py)
 
@@ -212,3 +212,107 @@ def test_fit_pads_lenet_to_the_block_of_the_cpu(monkeypatch, flags, block):
     assert [int(n["attrs"]["num_filter"]) for n in nodes if n["op"] == "Convolution"] \
         == [block, 16]
     assert net.features[0].weight.shape == (6, 1, 5, 5)
+
+
+# ------------------------------------------------------------------ BatchNorm + ReLU
+
+# case -> (network, input shape, BatchNorm+ReLU pairs it has)
+BN_RELU = {
+    "conv, batch norm, relu (twice)": (lambda: _seq(
+        nn.Conv2D(8, 3, padding=1), nn.BatchNorm(), nn.Activation("relu"),
+        nn.Conv2D(8, 3, padding=1), nn.BatchNorm(), nn.Activation("relu"),
+        nn.MaxPool2D(), nn.Dense(4)), (4, 3, 8, 8), 2),
+    # oneDNN 2.4 has no fused backward for the gradient a global pooling hands back
+    "the pair before a global pooling: left alone": (lambda: _seq(
+        nn.Conv2D(8, 3, padding=1), nn.BatchNorm(), nn.Activation("relu"),
+        nn.Conv2D(8, 3, padding=1), nn.BatchNorm(), nn.Activation("relu"),
+        nn.GlobalAvgPool2D(), nn.Dense(4)), (4, 3, 8, 8), 1),
+    "batch norm read by a relu and a dense layer: left alone": (lambda: _Branching(),
+                                                               (4, 3, 8, 8), 0),
+    "batch norm then sigmoid: left alone": (lambda: _seq(
+        nn.Conv2D(8, 3), nn.BatchNorm(), nn.Activation("sigmoid"), nn.Dense(4)),
+        (4, 3, 8, 8), 0),
+}
+
+
+class _Branching(nn.HybridBlock):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.dense = nn.Conv2D(8, 3), nn.BatchNorm(), nn.Dense(4)
+
+    def hybrid_forward(self, F, x):
+        y = self.bn(self.conv(x))
+        return self.dense(F.relu(y)) + self.dense(y)
+
+
+@pytest.mark.filterwarnings("ignore:Cannot decide type")  # SymbolBlock's input dtype
+@pytest.mark.parametrize("case", BN_RELU)
+def test_batchnorm_relu_fusion_gives_the_same_outputs_and_gradients(case):
+    make, shape, count = BN_RELU[case]
+    net, x = _build(make, shape)
+    sym = net(mx.sym.var("data"))
+    fused = _bn_relu.fuse(sym)
+    assert _ops(fused).count(_bn_relu.FUSED_OP) == count
+    if not count:
+        assert fused is sym
+        return
+    assert _ops(fused).count("BatchNorm") == _ops(sym).count("BatchNorm") - count
+    with autograd.train_mode():
+        out, grads = _run(sym, net, x)
+        out_f, grads_f = _run(fused, net, x)
+    np.testing.assert_allclose(out_f, out, rtol=1e-6, atol=1e-7)
+    assert grads.keys() == grads_f.keys()
+    for name in grads:
+        np.testing.assert_allclose(grads_f[name], grads[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
+def _resnet_bn_relu(bn_relu):
+    built = []
+    build = loop._build_train_graph
+
+    def spy(*args, **kwargs):
+        built.append(build(*args, **kwargs))
+        return built[-1]
+    mx.random.seed(0)
+    net = get_model("cifar_resnet20_v1")
+    rng = np.random.RandomState(0)
+    data = [(mx.nd.array(rng.rand(4, 3, 32, 32).astype("float32")),
+             mx.nd.array(rng.randint(0, 10, 4))) for _ in range(2)]
+    loop._build_train_graph = spy
+    try:
+        history = fit(net, data, 2, optimizer="sgd", lr=0.1, progress=False, bn_relu=bn_relu)
+    finally:
+        loop._build_train_graph = build
+    weights = {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
+    return built[0], history.history["loss"], weights
+
+
+def test_resnet_trains_the_same_with_batchnorm_relu_fused():
+    """Four steps of ResNet-20: the same losses and weights (running statistics too)."""
+    graph, losses, weights = _resnet_bn_relu(True)
+    assert graph.bn_relu is True
+    ops = _ops(graph._cached_graph[1])
+    # the stem's and each block's first: a block's second BatchNorm feeds the residual sum
+    assert ops.count(_bn_relu.FUSED_OP) == 10
+    ref_graph, ref_losses, ref_weights = _resnet_bn_relu(False)
+    assert _bn_relu.FUSED_OP not in _ops(ref_graph._cached_graph[1])
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-6)
+    for name, value in weights.items():
+        np.testing.assert_allclose(value, ref_weights[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
+def test_bn_relu_is_opt_in_and_never_off_the_cpu():
+    assert _bn_relu.wanted(True, mx.cpu()) and not _bn_relu.wanted(False, mx.cpu())
+    assert not _bn_relu.wanted(True, mx.gpu(0))
+    assert _bn_relu.available()  # the pinned MXNet build has oneDNN
+    graph, _, _ = _resnet_bn_relu(False)
+    assert graph.bn_relu is False
+
+
+@pytest.mark.parametrize("bad", ["auto", 1, None])
+def test_bn_relu_refuses_a_value_that_is_not_a_switch(bad):
+    with pytest.raises(ArgumentError, match=r"bn_relu must be True or False"):
+        fit(_seq(nn.Dense(2)), [(mx.nd.zeros((2, 3)), mx.nd.zeros((2,)))], 1,
+            progress=False, bn_relu=bad)
