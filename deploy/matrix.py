@@ -340,7 +340,9 @@ def render(cache, names):
         "- **TFLite int8**: full-integer (int8 weights, activations, input and output) for "
         "float-input CNNs and MLPs; dynamic-range (int8 weights, float activations; marked "
         "*dr*) for token inputs, recurrent and attention models. **MXNet int8**: oneDNN "
-        "post-training quantization (`deploy.quantize.quantize_mxnet`, naive calibration).",
+        "post-training quantization (`deploy.quantize.quantize_mxnet`, naive calibration; "
+        "global average pooling and residual additions whose shortcut has another sign than "
+        "the sum kept in float32).",
         "- ✓ within tolerance, ✗ failed (export error, or outside tolerance), with the reason.",
         "",
         "## Versions", "",
