@@ -18,10 +18,13 @@ outputs, because MXNet 1.9.1's MKL-DNN backend cannot differentiate a
 transposed convolution with a single output channel ("could not create a
 primitive descriptor for a reorder primitive").
 
-The first transposed convolution (1x1 latent to the first feature map) reads
-a copy of its weight: oneDNN stores that weight in place in a layout chosen
-for the batch size of the first call, and MXNet 1.9.1 then refused any other
-batch size ("Check failed: weights.GetMKLDNNData()->get_desc() == ...").
+The first transposed convolution (1x1 latent to a k x k feature map) is
+computed as what it is, the latent times its weight matrix (the paper's
+"project and reshape"), with the same weight: as a transposed convolution,
+oneDNN stored that weight in place in a layout chosen for the batch size of
+the first inference call, and MXNet 1.9.1 then refused any other batch size
+("Check failed: weights.GetMKLDNNData()->get_desc() == ..."); a copy of the
+weight in front of it crashed the imperative backward pass instead.
 """
 from mxnet.gluon import nn
 
@@ -75,13 +78,19 @@ def _spec(image_size):
 
 
 class _Projection(nn.Conv2DTranspose):
-    """A transposed convolution that reads a copy of its weight (see the module's notes).
+    """A transposed convolution of a 1x1 input (stride 1, no padding) as a matrix product.
 
-    Same parameters, same function; ONNX gets an Identity, which simplifies away.
+    Same parameters (weight ``(in, out, kh, kw)``), same function: output
+    ``[n, o, i, j] = sum_c x[n, c] * weight[c, o, i, j]``.  See the module's notes.
     """
 
     def hybrid_forward(self, F, x, weight, bias=None):
-        return super().hybrid_forward(F, x, F.identity(weight), bias)
+        kh, kw = self._kwargs["kernel"]
+        y = F.dot(F.reshape(x, (0, -1)), F.reshape(weight, (0, -1)))
+        y = F.reshape(y, (0, self._channels, kh, kw))
+        if bias is not None:
+            y = F.broadcast_add(y, F.reshape(bias, (1, -1, 1, 1)))
+        return self.act(y) if self.act is not None else y
 
 
 class DCGANGenerator(nn.HybridBlock):
@@ -103,9 +112,10 @@ class DCGANGenerator(nn.HybridBlock):
         with self.name_scope():
             self.body = nn.HybridSequential(prefix="")
             for i, (k, s, p, c) in enumerate(layers):
-                layer = _Projection if i == 0 else nn.Conv2DTranspose
-                self.body.add(layer(c * width // 64, k, strides=s, padding=p, use_bias=False),
-                              nn.BatchNorm(), nn.Activation("relu"))
+                layer = (nn.Conv2DTranspose(c * width // 64, k, strides=s, padding=p,
+                                            use_bias=False) if i or (s, p) != (1, 0) else
+                         _Projection(c * width // 64, k, use_bias=False, in_channels=LATENT_DIM))
+                self.body.add(layer, nn.BatchNorm(), nn.Activation("relu"))
             self.body.add(nn.Conv2D(channels, 3, padding=1), nn.Activation("tanh"))
 
     def hybrid_forward(self, F, z):
