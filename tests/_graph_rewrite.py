@@ -25,3 +25,15 @@ def run(sym, net, x):
     grads = {k: p.grad().asnumpy().copy() for k, p in net.collect_params().items()
              if p.grad_req != "null"}
     return out.asnumpy(), grads
+
+
+def assert_same(sym, rewritten, net, x, rtol, atol, out_tol=None):
+    """``rewritten`` computes ``sym``'s outputs and gradients on ``x`` (within tolerance)."""
+    out, grads = run(sym, net, x)
+    out_r, grads_r = run(rewritten, net, x)
+    o_rtol, o_atol = out_tol or (rtol, atol)
+    np.testing.assert_allclose(out_r, out, rtol=o_rtol, atol=o_atol)
+    assert grads.keys() == grads_r.keys()
+    for name in grads:
+        np.testing.assert_allclose(grads_r[name], grads[name], rtol=rtol, atol=atol,
+                                   err_msg=name)

@@ -67,13 +67,7 @@ def test_global_pooling_as_mean_gives_the_same_outputs_and_gradients(case):
     sym = net(mx.sym.var("data"))
     rewritten = _global_pool.as_mean(sym)
     assert _ops(rewritten).count("mean") == count and "Pooling" not in _ops(rewritten)
-    out, grads = _run(sym, net, x)
-    out_m, grads_m = _run(rewritten, net, x)
-    np.testing.assert_allclose(out_m, out, rtol=1e-5, atol=1e-6)
-    assert grads.keys() == grads_m.keys()
-    for name in grads:
-        np.testing.assert_allclose(grads_m[name], grads[name], rtol=1e-5, atol=1e-6,
-                                   err_msg=name)
+    _graph_rewrite.assert_same(sym, rewritten, net, x, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", KEPT)
@@ -83,13 +77,8 @@ def test_other_poolings_are_left_alone(case):
     assert _global_pool.as_mean(sym) is sym
 
 
-def _resnet_step(pool_as_mean, channel_pad=False):
-    """One fit step of CIFAR ResNet-20 on a fixed batch: the loss and the updated weights."""
-    mx.random.seed(0)
-    net = get_model("cifar_resnet20_v1")
-    rng = np.random.RandomState(0)
-    X = mx.nd.array(rng.rand(4, 3, 32, 32).astype("float32"))
-    y = mx.nd.array(rng.randint(0, 10, 4))
+def _fit_and_graph(net, data, epochs, **switches):
+    """``fit`` with SGD (lr 0.1) on ``data``: the fused training graph it built, and the history."""
     built = []
     build = loop._build_train_graph
 
@@ -98,12 +87,23 @@ def _resnet_step(pool_as_mean, channel_pad=False):
         return built[-1]
     loop._build_train_graph = spy
     try:
-        history = fit(net, [(X, y)], 1, optimizer="sgd", lr=0.1, progress=False,
-                      pool_as_mean=pool_as_mean, channel_pad=channel_pad)
+        history = fit(net, data, epochs, optimizer="sgd", lr=0.1, progress=False, **switches)
     finally:
         loop._build_train_graph = build
+    return built[0], history
+
+
+def _resnet_step(pool_as_mean, channel_pad=False):
+    """One fit step of CIFAR ResNet-20 on a fixed batch: the loss and the updated weights."""
+    mx.random.seed(0)
+    net = get_model("cifar_resnet20_v1")
+    rng = np.random.RandomState(0)
+    X = mx.nd.array(rng.rand(4, 3, 32, 32).astype("float32"))
+    y = mx.nd.array(rng.randint(0, 10, 4))
+    graph, history = _fit_and_graph(net, [(X, y)], 1, pool_as_mean=pool_as_mean,
+                                    channel_pad=channel_pad)
     weights = {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
-    return built[0], history.history["loss"][0], weights
+    return graph, history.history["loss"][0], weights
 
 
 def test_resnet_gradients_with_pooling_as_mean_are_exact_in_float64():
@@ -257,35 +257,19 @@ def test_batchnorm_relu_fusion_gives_the_same_outputs_and_gradients(case):
         assert fused is sym
         return
     assert _ops(fused).count("BatchNorm") == _ops(sym).count("BatchNorm") - count
-    with autograd.train_mode():
-        out, grads = _run(sym, net, x)
-        out_f, grads_f = _run(fused, net, x)
-    np.testing.assert_allclose(out_f, out, rtol=1e-6, atol=1e-7)
-    assert grads.keys() == grads_f.keys()
-    for name in grads:
-        np.testing.assert_allclose(grads_f[name], grads[name], rtol=1e-5, atol=1e-6,
-                                   err_msg=name)
+    _graph_rewrite.assert_same(sym, fused, net, x, rtol=1e-5, atol=1e-6,
+                               out_tol=(1e-6, 1e-7))
 
 
 def _resnet_bn_relu(bn_relu):
-    built = []
-    build = loop._build_train_graph
-
-    def spy(*args, **kwargs):
-        built.append(build(*args, **kwargs))
-        return built[-1]
     mx.random.seed(0)
     net = get_model("cifar_resnet20_v1")
     rng = np.random.RandomState(0)
     data = [(mx.nd.array(rng.rand(4, 3, 32, 32).astype("float32")),
              mx.nd.array(rng.randint(0, 10, 4))) for _ in range(2)]
-    loop._build_train_graph = spy
-    try:
-        history = fit(net, data, 2, optimizer="sgd", lr=0.1, progress=False, bn_relu=bn_relu)
-    finally:
-        loop._build_train_graph = build
+    graph, history = _fit_and_graph(net, data, 2, bn_relu=bn_relu)
     weights = {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
-    return built[0], history.history["loss"], weights
+    return graph, history.history["loss"], weights
 
 
 def test_resnet_trains_the_same_with_batchnorm_relu_fused():
