@@ -260,19 +260,20 @@ _SIGN_PRESERVING = {"Pooling", "Flatten", "Reshape", "reshape", "transpose", "Dr
 _ADDS = {"elemwise_add", "_Plus", "_plus", "broadcast_add"}
 
 
-def _non_negative(nodes, index, seen=None):
+def _is_relu(node):
+    return node["op"] == "relu" or (node["op"] == "Activation"
+                                    and node.get("attrs", {}).get("act_type") == "relu")
+
+
+def _non_negative(nodes, index):
     """Whether node ``index``'s output is never negative (ReLU, or a pooling of one...)."""
     node = nodes[index]
-    if node["op"] == "Activation":
-        return node.get("attrs", {}).get("act_type") == "relu"
-    if node["op"] == "relu":
-        return True
     if node["op"] == "clip":
         return float(node.get("attrs", {}).get("a_min", -1)) >= 0
     if node["op"] in _SIGN_PRESERVING and node["inputs"]:
         return all(_non_negative(nodes, i[0]) for i in node["inputs"]
                    if nodes[i[0]]["op"] != "null")
-    return False
+    return _is_relu(node)
 
 
 def _mixed_sign_sums(nodes):
@@ -298,13 +299,12 @@ def _mixed_sign_sums(nodes):
         if node["op"] not in _ADDS or len(node["inputs"]) != 2:
             continue
         after = consumers.get(k, [])
-        relu_after = len(after) == 1 and _non_negative(nodes, after[0]) \
-            and nodes[after[0]]["op"] in ("Activation", "relu")
+        relu_after = len(after) == 1 and _is_relu(nodes[after[0]])
         branches = [i[0] for i in node["inputs"]]
         fused = [b for b in branches if _convolution_branch(nodes, b, consumers)]
         if not fused:
             continue  # no convolution to fuse the addition into
-        operand = [b for b in branches if b != fused[0]][0]
+        operand = branches[1] if branches[0] == fused[0] else branches[0]
         if _non_negative(nodes, operand) != relu_after:
             found.append(node["name"])
     return found

@@ -314,11 +314,10 @@ def _finite_maxpool_padding(model):
         model.graph.initializer.append(numpy_helper.from_array(
             np.array([0, 0] + list(pads[:half]) + [0, 0] + list(pads[half:]), np.int64), target))
         source = producers.get(pool.input[0])
-        non_negative = source is not None and (
-            source.op_type in _NON_NEGATIVE
-            or (source.op_type == "Clip" and len(source.input) > 1
-                and _constant_value(model, source.input[1]) is not None
-                and _constant_value(model, source.input[1]) >= 0))
+        low = _constant_value(model, source.input[1]) \
+            if source is not None and source.op_type == "Clip" and len(source.input) > 1 else None
+        non_negative = source is not None and (source.op_type in _NON_NEGATIVE
+                                               or (low is not None and low >= 0))
         pad = helper.make_node("Pad", [pool.input[0], target], [f"{name}__padded"],
                                name=f"{name}__pad", mode="constant" if non_negative else "edge")
         attrs = {a.name: helper.get_attribute_value(a) for a in pool.attribute
