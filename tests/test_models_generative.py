@@ -272,3 +272,20 @@ def test_vqvae_training_lowers_the_reconstruction_loss(digits):
     codes = net(digits)[3].asnumpy()
     assert before > 500 and after < 0.8 * before, (before, after)  # 784 ln 2 = 543 at start
     assert len(np.unique(codes)) > 1, "more than one code in use"
+
+
+def test_generator_projection_equals_the_transposed_convolution():
+    """DCGAN's first layer is a matrix product; it computes the transposed convolution."""
+    from mxnet.gluon import nn
+
+    from gluon_dl.models.dcgan import _Projection
+    mx.random.seed(0)
+    proj = _Projection(16, 7, use_bias=True, in_channels=8)
+    deconv = nn.Conv2DTranspose(16, 7, use_bias=True, in_channels=8)
+    proj.initialize(mx.init.Normal(0.1))
+    deconv.initialize()
+    deconv.weight.set_data(proj.weight.data())
+    deconv.bias.set_data(mx.nd.random.normal(shape=(16,)))
+    proj.bias.set_data(deconv.bias.data())
+    z = mx.nd.random.normal(shape=(3, 8, 1, 1))
+    np.testing.assert_allclose(proj(z).asnumpy(), deconv(z).asnumpy(), rtol=1e-5, atol=1e-6)
