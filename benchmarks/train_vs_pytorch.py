@@ -10,8 +10,10 @@ medians over rounds.
 
 * ``fit``: the per-step function of :func:`gluon_dl.training.fit` itself
   (network, loss and metrics in one hybridized ``static_alloc``/``static_shape``
-  graph, narrow convolution stages padded to oneDNN's 8-channel block; it
-  reads the loss and the hit count back to Python after every step).
+  graph, narrow convolution stages padded to oneDNN's channel block; it
+  reads the loss and the hit count back to Python after every step; when
+  the benchmark's threads leave a core free, each step's after the next
+  step's forward and backward are queued, as ``fit`` does).
 * ``tuned``: the best MXNet setting found with ``--tune`` (see README).
 * ``torch``: the standard PyTorch loop (``zero_grad``, forward, loss,
   ``backward``, ``step``, ``loss.item()``), eager, ``torch.compile`` off.
@@ -48,6 +50,10 @@ VARIANTS = {
     "global pooling as mean off": {"pool_mean": False},
     "global pooling as mean on": {"pool_mean": True},
     "no NaN/Inf checks (check_finite=False)": {"check_finite": False},
+    # the next batch's forward and backward queued before the previous batch's metrics
+    # are read back; fit's default when MXNet's threads leave a core free
+    "overlap of batches off (overlap=False)": {"overlap": False},
+    "overlap of batches on (overlap=True)": {"overlap": True},
     # fit's graph re-traces the network, so how the network itself is hybridized
     # only shows when network and loss are called separately
     "separate calls, hybridize()": {"hybridize": "default", "fuse": False},
@@ -237,11 +243,13 @@ def _mxnet_worker(spec):
         step = _make_step(net, loss_fn, trainer, [mx.cpu()], state, CallbackList([]),
                           fuse=spec.get("fuse", True), channel_pad=pad,
                           pool_as_mean=spec.get("pool_mean"), bn_relu=spec.get("bn_relu", False),
-                          check_finite=spec.get("check_finite", True))
+                          check_finite=spec.get("check_finite", True),
+                          overlap=spec.get("overlap", loop._core_to_spare([mx.cpu()])))
 
         def run(steps):
             for _ in range(steps):
                 step(0, X, y)
+            step.flush()
             mx.nd.waitall()
             return state.loss_sum
     else:

@@ -31,7 +31,7 @@ log = logging.getLogger("gluon_dl.training")
 
 # ---------------------------------------------------------------- arguments
 
-def check_arguments(num_epochs, lr, optimizer_params, check_finite, channel_pad):
+def check_arguments(num_epochs, lr, optimizer_params, check_finite, channel_pad, overlap=None):
     """Refuse ``fit`` arguments that cannot train (before anything is built)."""
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, numbers.Integral) \
             or num_epochs < 0:
@@ -44,9 +44,10 @@ def check_arguments(num_epochs, lr, optimizer_params, check_finite, channel_pad)
         _check_rate("optimizer_params['learning_rate']", optimizer_params["learning_rate"])
     if not isinstance(check_finite, bool):
         raise ArgumentError(f"check_finite must be True or False, got {check_finite!r}")
-    if channel_pad is not None and not isinstance(channel_pad, bool):
-        raise ArgumentError(f"channel_pad must be None (automatic), True or False, "
-                            f"got {channel_pad!r}")
+    for name, value in (("channel_pad", channel_pad), ("overlap", overlap)):
+        if value is not None and not isinstance(value, bool):
+            raise ArgumentError(f"{name} must be None (automatic), True or False, "
+                                f"got {value!r}")
 
 
 KVSTORES = ("local", "device", "nccl", "dist_sync", "dist_device_sync", "dist_async",
@@ -304,9 +305,13 @@ def batch_error(exc, net, batch, X, y):
 
 # ---------------------------------------------------------------- non-finite numbers
 
-def where(state, batch):
-    """The step being run, as messages name it (epochs 1-based, steps counted)."""
-    return f"epoch {state.epoch + 1}, batch {batch} (global step {state.global_step + 1})"
+def where(state, batch, ahead=0):
+    """The step being run, as messages name it (epochs 1-based, steps counted).
+
+    ``ahead``: steps queued before this one and not yet counted in ``state``.
+    """
+    return (f"epoch {state.epoch + 1}, batch {batch} "
+            f"(global step {state.global_step + 1 + ahead})")
 
 
 def check_finite_inputs(X, y, config, at):

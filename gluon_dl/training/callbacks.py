@@ -37,12 +37,20 @@ class Callback:
     ``runs_last`` callbacks (checkpoints) run after the others in every hook,
     so what they save includes what the others did to the step (a pruner's
     masks, say), whatever order the list gives.
+
+    ``overlap_safe`` says that the callback's ``on_batch_begin`` and
+    ``on_batch_end`` may run after the next batch's forward and backward were
+    queued (``fit``'s ``overlap``): they change neither the weights nor what
+    the network computes, and read no gradients.  A callback that overrides
+    neither hook needs no mark; one that does and says nothing turns
+    ``fit``'s automatic overlap off.
     """
 
     net = None
     trainer = None
     state = None
     runs_last = False
+    overlap_safe = False
 
     def set_context(self, net, trainer, state):
         self.net, self.trainer, self.state = net, trainer, state
@@ -111,6 +119,17 @@ class CallbackList(Callback):
         self._call("on_backward_end", batch)
 
 
+def overlap_safe(callbacks):
+    """Whether ``fit`` may overlap batches with every callback of ``callbacks``."""
+    def safe(c):
+        if getattr(c, "overlap_safe", False):
+            return True
+        kind = type(c)
+        return all(getattr(kind, hook, None) is getattr(Callback, hook)
+                   for hook in ("on_batch_begin", "on_batch_end"))
+    return all(safe(c) for c in callbacks)
+
+
 class History(Callback):
     """Records the logs of every epoch: ``history.history["loss"]`` etc."""
 
@@ -134,6 +153,8 @@ class ProgressBar(Callback):
     disable : bool or None
         ``None`` hides the bar when stderr is not a terminal.
     """
+
+    overlap_safe = True  # draws the logged loss
 
     def __init__(self, desc="train", disable=None, leave=False):
         self.desc, self.disable, self.leave = desc, disable, leave
@@ -165,6 +186,8 @@ class TerminateOnNaN(Callback):
     ------
     gluon_dl.errors.NonFiniteError
     """
+
+    overlap_safe = True  # reads the logged loss
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -325,6 +348,8 @@ class ModelCheckpoint(Monitor):
     save_best : bool
     """
 
+    overlap_safe = True  # saves batch k's weights: batch k + 1's update is not queued yet
+
     PATTERN = re.compile(r"^ckpt-(\d+)\.ckpt$")
     # What atomic_write stages beside ckpt-*.ckpt and best.ckpt: ".<name>.<random>.tmp".
     STAGED = re.compile(r"^\.(ckpt-\d+\.ckpt|best\.ckpt)\.[A-Za-z0-9_]+\.tmp$")
@@ -435,6 +460,8 @@ class LearningRateScheduler(Callback):
     warm-up through ``warmup_steps``), or a plain function.  Being a function
     of the global step, it resumes exactly.
     """
+
+    overlap_safe = True  # sets the rate before the batch's optimizer step
 
     def __init__(self, schedule):
         if not callable(schedule):

@@ -107,6 +107,8 @@ class TensorBoard(Callback):
         On the first epoch when the ``tensorboard`` package is not installed.
     """
 
+    overlap_safe = True  # writes the logged loss and the learning rate
+
     def __init__(self, log_dir, update_freq="epoch", flush_secs=10.0):
         if update_freq == "batch":
             update_freq = 1
