@@ -16,7 +16,10 @@ pruned network:
   hits every network alike; ratios are taken inside each round and the
   median over rounds is shown;
 * accuracy on the whole test split of the original, of the pruned network
-  before fine-tuning (one-shot, all rounds at once) and after.
+  before fine-tuning (one-shot, all rounds at once) and after, and of a
+  control: the unpruned network fine-tuned round for round like the pruned
+  one (fine-tuning also trains longer; against the control the drop counts
+  only what the removed channels cost; ``--no-control`` skips it).
 
 Data: a registered image set (``--dataset``), read offline by
 :func:`gluon_dl.data.load_dataset`; gray images are repeated into three
@@ -72,6 +75,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--peak-n", type=int, default=1024, help="sgemm size of the host's fp32 peak")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-control", dest="control", action="store_false",
+                   help="skip the control run: the unpruned network fine-tuned as long as the "
+                        "pruned one (the drop is then counted from the original as trained only)")
     p.add_argument("--profile", action="store_true",
                    help="only profile batch 1 operator by operator (untrained networks)")
     args = p.parse_args(argv)
@@ -184,25 +190,60 @@ def _copy(block):
     return copy
 
 
+def round_epochs(args, step):
+    """Fine-tuning epochs after pruning round ``step`` (the last round takes the remainder)."""
+    per_round = max(1, args.finetune_epochs // args.steps)
+    return max(1, per_round if step < args.steps - 1
+               else args.finetune_epochs - per_round * step)
+
+
 def prune(net, data, test, args):
     """Gradual pruning with fine-tuning; also the one-shot network's accuracy before fine-tuning."""
     from deploy.prune import prune_channels, prune_channels_gradually
 
     one_shot, _ = prune_channels(net, args.sparsity, config=net.config)
     acc0 = accuracy(one_shot, *test)
-    per_round = max(1, args.finetune_epochs // args.steps)
     accs = []
 
     def fine_tune(pruned, step):
-        epochs = per_round if step < args.steps - 1 else args.finetune_epochs - per_round * step
-        train(pruned, data, max(1, epochs), args.finetune_lr, args.seed + step)
+        epochs = round_epochs(args, step)
+        train(pruned, data, epochs, args.finetune_lr, args.seed + step)
         accs.append(accuracy(pruned, *test))
-        print(f"round {step + 1}/{args.steps}: {max(1, epochs)} epochs, {accs[-1]:.2%}",
-              flush=True)
+        print(f"round {step + 1}/{args.steps}: {epochs} epochs, {accs[-1]:.2%}", flush=True)
 
     pruned, reports = prune_channels_gradually(net, args.sparsity, config=net.config,
                                                steps=args.steps, fine_tune=fine_tune)
     return pruned, reports, acc0, accs[-1]
+
+
+def control(net, data, test, args):
+    """Accuracy of the unpruned network given the pruned one's fine-tuning, round for round.
+
+    Fine-tuning also continues the training; against this control the drop
+    counts only what the removed channels cost.
+    """
+    from gluon_dl.models import get_model
+
+    twin = get_model(MODEL)
+    twin.initialize()
+    twin(net_input(net))
+    params = {name[len(net.prefix):]: p.data() for name, p in net.collect_params().items()}
+    for name, param in twin.collect_params().items():
+        param.set_data(params[name[len(twin.prefix):]])
+    acc = None
+    for step in range(args.steps):
+        epochs = round_epochs(args, step)
+        train(twin, data, epochs, args.finetune_lr, args.seed + step)
+        acc = accuracy(twin, *test)
+        print(f"control round {step + 1}/{args.steps} (unpruned): {epochs} epochs, {acc:.2%}",
+              flush=True)
+    return acc
+
+
+def net_input(net):
+    import mxnet as mx
+
+    return mx.nd.zeros((1,) + tuple(net.config.input_shape))
 
 
 def profile(args, calls=300, repeats=3):
@@ -286,21 +327,23 @@ def main(argv=None):
     acc = accuracy(net, *test)
     trained = time.perf_counter()
     print(f"original: {acc:.2%} after {args.epochs} epochs ({trained - start:.0f} s)", flush=True)
+    acc_control = control(net, data, test, args) if args.control else None
     pruned, reports, acc0, acc1 = prune(net, data, test, args)
     tuned = time.perf_counter()
-    print(f"pruned and fine-tuned in {tuned - trained:.0f} s", flush=True)
+    print(f"pruned and fine-tuned{' (and the control run)' if args.control else ''} in "
+          f"{tuned - trained:.0f} s", flush=True)
 
     speed = {}
     for b in args.batches:
         nets, x = inference_copies(net, pruned, b)
         speed[b] = interleaved_speed(nets, x, args)
-    print_table(args, reports, speed, (acc, acc0, acc1))
+    print_table(args, reports, speed, (acc, acc0, acc1, acc_control))
     print(f"\n{time.perf_counter() - start:.0f} s in all (training {trained - start:.0f} s, "
           f"pruning and fine-tuning {tuned - trained:.0f} s)")
 
 
 def print_table(args, reports, speed, accuracies):
-    acc, acc0, acc1 = accuracies
+    acc, acc0, acc1, acc_control = accuracies
     p0, p1 = reports[0].params[0], reports[-1].params[1]
     f0, f1 = reports[0].flops[0], reports[-1].flops[1]
     print(f"\n{MODEL} on {args.dataset}, {args.sparsity:.0%} of the channels removed in "
@@ -316,6 +359,9 @@ def print_table(args, reports, speed, accuracies):
           + " ".join(f"{speed[b][1][kind]:8.2f}x" for b, kind in cols)
           + f" {100 * (acc1 - acc):+8.2f}p")
     print(f"the one-shot cut (all rounds at once) before any fine-tuning: {acc0:.2%}")
+    if acc_control is not None:
+        print(f"control: the unpruned network fine-tuned as long: {acc_control:.2%}; the pruned "
+              f"one against it: {100 * (acc1 - acc_control):+.2f} points")
     print("columns b<N>: ms per call at batch N of the hybridized network; b<N> f: of MXNet's "
           "fused inference graph (optimize_for MKLDNN)\nspeed ratio: median over rounds of "
           "(original time / pruned time), measured in the same round; accuracy column of the "
