@@ -16,7 +16,9 @@ worker functions are that script's):
   aggregate statistics and bulk execution off, so that every operator is
   reported alone; ``torch.profiler``): time per operator, forward and
   backward, including what oneDNN does not run (optimizer updates, MXNet's
-  NaN/Inf checks, PyTorch's own pooling and ReLU).
+  NaN/Inf checks, PyTorch's own pooling and ReLU); before it, the calling
+  thread's CPU time per step (``time.thread_time``): with MXNet, whose engine
+  computes on threads of its own, that is the Python work of the step.
 
 Times are medians over the profiled steps, per step; shares are taken within
 one process, which keeps them readable on a busy host where absolute times
@@ -73,17 +75,19 @@ def kernel_worker(spec):
 
 
 def operator_worker(spec):
-    """Wall ms of each step without profiling, then the profiler's per-operator totals."""
+    """Wall and calling-thread CPU ms of each step without profiling, then the profiler's
+    per-operator totals."""
     run = _build(spec)
     for _ in range(spec["warmup"]):
         run(1)
-    walls = []
+    walls, cpus = [], []
     for _ in range(spec["steps"]):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         run(1)
+        cpus.append(1e3 * (time.thread_time() - cpu))
         walls.append(1e3 * (time.perf_counter() - start))
     ops = (_torch_operators if spec["framework"] == "torch" else _mxnet_operators)(run, spec)
-    print("RESULT " + json.dumps({"walls": walls, "ops": ops}), flush=True)
+    print("RESULT " + json.dumps({"walls": walls, "cpus": cpus, "ops": ops}), flush=True)
 
 
 def _mxnet_operators(run, spec):
@@ -205,7 +209,7 @@ def operators(spec):
     out = _child(spec, "operator", {"MXNET_EXEC_BULK_EXEC_TRAIN": "0"}
                  if spec["framework"] == "mxnet" else {})
     result = json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[7:])
-    return statistics.median(result["walls"]), result["ops"]
+    return statistics.median(result["walls"]), statistics.median(result["cpus"]), result["ops"]
 
 
 def _short(text, width):
@@ -230,10 +234,16 @@ def print_kernels(title, rows, totals, top):
         print(f"  ... {len(rows) - top} more primitives, {rest:.3f} ms")
 
 
-def print_operators(title, wall, ops, top):
+def print_operators(title, wall, ops, top, cpu=None, framework="mxnet"):
     total = sum(ops.values())
     print(f"\n{title}: step {wall:.2f} ms without the profiler; profiled operators "
           f"{total:.2f} ms per step")
+    if cpu is not None:
+        # MXNet computes on its engine's threads, so the Python thread's CPU time is the
+        # framework's and the script's own work; PyTorch computes on the calling thread too
+        what = ("Python and operator launches, the engine's threads compute"
+                if framework == "mxnet" else "PyTorch computes on this thread too")
+        print(f"  calling thread's CPU: {cpu:.2f} ms per step ({what})")
     print(f"  {'operator':44s} {'ms/step':>8s} {'share':>6s}")
     for name, ms in sorted(ops.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {_short(name, 44):44s} {ms:8.3f} {100 * ms / total:5.1f}%")
@@ -276,8 +286,8 @@ def profile(model, threads, args):
         label = "MXNet fit" if fw == "mxnet" else "PyTorch"
         print_kernels(f"{label} kernels", rows, totals, args.top)
         if not args.kernels_only:
-            wall, ops = operators(spec)
-            print_operators(f"{label} operators", wall, ops, args.top)
+            wall, cpu, ops = operators(spec)
+            print_operators(f"{label} operators", wall, ops, args.top, cpu, fw)
     if len(found) == 2:
         print_side_by_side(found["mxnet"], found["torch"])
 
