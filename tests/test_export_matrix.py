@@ -3,6 +3,7 @@ tolerances, and rows that regenerate to the same results."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from deploy import matrix
@@ -149,3 +150,51 @@ def test_rejudge_applies_the_tolerances_to_stored_numbers():
     assert cells["tflite_float32"]["ok"] is False
     assert cells["tflite_float32"]["reason"] == "relative error 0.002 > 0.0001"
     assert cells["onnx"] == error
+
+
+def test_input_rounding_measures_the_float32_network_on_int8_rounded_inputs():
+    """Rounding LeNet-5's inputs to 256 levels moves its logits a little and keeps its
+    decisions; inputs already on the grid change nothing; other tasks get no figure."""
+    net, config, _, calib = matrix.prepare_row("lenet5")
+    inputs = matrix.sample_inputs(config, matrix.QUANT_SAMPLES, seed=2)
+    reference = matrix._outputs(net, inputs)
+    got = matrix.input_rounding(net, config, calib, inputs, reference)
+    assert 0 < got["rel"] < 0.02 and got["agreement"] == 1.0
+    low, high = float(calib[0].min()), float(calib[0].max())
+    step = (high - low) / 255
+    on_grid = [(np.round((np.clip(inputs[0], low, high) - low) / step) * step + low)
+               .astype(np.float32)]
+    exact = matrix.input_rounding(net, config, calib, on_grid, matrix._outputs(net, on_grid))
+    assert exact["rel"] < 1e-6 and exact["agreement"] == 1.0
+    vae, vae_config, _, vae_calib = matrix.prepare_row("vae_mlp.decoder")
+    vae_inputs = matrix.sample_inputs(vae_config, 4, seed=2)
+    assert matrix.input_rounding(vae, vae_config, vae_calib, vae_inputs,
+                                 matrix._outputs(vae, vae_inputs)) is None
+
+
+def test_a_failed_int8_cell_shows_the_input_rounding_beside_it():
+    failed = {"ok": False, "precision": "int8", "max_abs": 0.9, "rel": 0.1, "agreement": 0.6,
+              "reason": "top-1 agreement 60% < 90%"}
+    passed = dict(failed, ok=True, reason=None)
+    rounding = {"rel": 0.04, "agreement": 0.84}
+    cells = {c: dict(passed) for c in matrix.COLUMNS}
+    cells["tflite_int8"] = failed
+    text = matrix.render({"rows": {"a": {"cells": cells, "int8_input_rounding": rounding}},
+                          "versions": {}}, ["a"])
+    row = next(line for line in text.splitlines() if line.startswith("| a |"))
+    note = "float32 with the input rounded to int8 alone: rel 0.04, top-1 84%"
+    assert row.count(note) == 1  # the failed int8 cell only
+    assert note in row.split("|")[2 + matrix.COLUMNS.index("tflite_int8")]
+
+
+def test_regenerating_columns_keeps_the_rows_own_measurements(tmp_path):
+    json_path = tmp_path / "m.json"
+    kept = {"ok": True, "reason": None, "seconds": 0.0}
+    matrix.save_cache(json_path, {"rows": {"linreg": {
+        "cells": {c: dict(kept) for c in matrix.COLUMNS},
+        "int8_input_rounding": {"rel": 0.5, "agreement": 0.5}}}, "versions": {}})
+    matrix._store(matrix.load_cache(json_path), json_path, "linreg",
+                  {"cells": {"onnx": dict(kept, ok=False, reason="x")}}, log=lambda _: None)
+    row = matrix.load_cache(json_path)["rows"]["linreg"]
+    assert row["int8_input_rounding"] == {"rel": 0.5, "agreement": 0.5}
+    assert row["cells"]["onnx"]["reason"] == "x" and row["cells"]["tflite_int8"] == kept
