@@ -346,6 +346,60 @@ def test_failed_conversion_keeps_good_file(net, tmp_path, monkeypatch):
     assert _snapshot(tmp_path) == before
 
 
+def test_onnx2tf_runs_lean_and_its_patches_end_with_it(onnx_path, tmp_path, data, monkeypatch):
+    """No SavedModel is written and memory is released after each TFLite conversion."""
+    onnx2tf = pytest.importorskip("onnx2tf")
+    import tensorflow as tf
+    from deploy.export import _common
+    save, convert = tf.saved_model.save, tf.lite.TFLiteConverter.convert
+    real_onnx2tf, written, releases = onnx2tf.convert, [], []
+
+    def listing_convert(**kwargs):
+        model = real_onnx2tf(**kwargs)
+        written.extend(sorted(os.listdir(kwargs["output_folder_path"])))
+        return model
+
+    monkeypatch.setattr(onnx2tf, "convert", listing_convert)
+    monkeypatch.setattr(_common, "release_memory", lambda: releases.append(1))
+    paths = tflite_export.export_many(onnx_path, tmp_path, calib_data=data["calib"])
+    assert written == ["model_float16.tflite", "model_float32.tflite"]  # no saved_model.pb
+    # after the ONNX step, then after onnx2tf's float32 and float16 and the int8 conversion
+    assert len(releases) == 4
+    assert tf.saved_model.save is save and tf.lite.TFLiteConverter.convert is convert
+    assert set(paths) == {"float32", "float16", "int8"}
+
+    def failing(**kwargs):
+        assert tf.saved_model.save is not save
+        raise RuntimeError("conversion failed")
+
+    monkeypatch.setattr(onnx2tf, "convert", failing)
+    with pytest.raises(ConversionError):
+        tflite_export.export(onnx_path, tmp_path / "failed.tflite")
+    assert tf.saved_model.save is save and tf.lite.TFLiteConverter.convert is convert
+
+
+def test_release_memory_collects_cycles():
+    import gc
+    import weakref
+
+    from deploy.export import _common
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    alive = weakref.ref(a)
+    del a, b
+    gc.disable()
+    try:
+        assert alive() is not None
+        assert _common.release_memory() >= 0
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
 def test_failed_verification_keeps_good_onnx(net, tmp_path, monkeypatch):
     good = tmp_path / "m.onnx"
     good.write_bytes(b"good model")

@@ -129,6 +129,7 @@ def convert(job):
                **job.options}
     onnx2tf = require("onnx2tf", "convert", "TFLite conversion")
     onnx_path = _onnx_source(job, options)
+    _common.release_memory()  # MXNet's exporter and onnxsim leave gigabytes for big networks
     from . import _graphfix  # static shapes and rewrites onnx2tf converts faithfully
     onnx_path = _graphfix.prepare(onnx_path, job.stage / "graphfix" / Path(onnx_path).name,
                                   options["batch_size"], job.config)
@@ -292,7 +293,7 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
     samples = _tf_samples(source, config, calib)
     custom = _test_data_files(work, config, samples)
     out = work / "out"
-    with _chdir(work), _common.quiet() as log:
+    with _chdir(work), _common.quiet() as log, _lean_onnx2tf():
         try:
             model = onnx2tf.convert(
                 input_onnx_file_path=str(source), output_folder_path=str(out),
@@ -317,6 +318,36 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
         if p in _QUANTIZERS:
             _check_allocates(f, p, onnx_path)
     return written
+
+
+@contextlib.contextmanager
+def _lean_onnx2tf():
+    """Run onnx2tf without its SavedModel and with memory released after each TFLite conversion.
+
+    onnx2tf writes a SavedModel before its TFLite files; nothing here reads it
+    (the int8 files are converted from the Keras model it returns), and for
+    VGG-16 it took 20 of the conversion's 150 s.  Each ``TFLiteConverter.convert``
+    leaves its frozen copies of the graph in reference cycles and glibc's heap:
+    released after each conversion, VGG-16's float16 conversion no longer
+    starts 3 GB above the float32 one (peak 12.7 instead of 15.4 GB).  The
+    patches hold for the ``with`` block only (onnx2tf runs one at a time here).
+    """
+    import tensorflow as tf
+    converter_class = tf.lite.TFLiteConverter
+    convert, save = converter_class.convert, tf.saved_model.save
+
+    def lean_convert(self, *args, **kwargs):
+        try:
+            return convert(self, *args, **kwargs)
+        finally:
+            _common.release_memory()
+
+    converter_class.convert = lean_convert
+    tf.saved_model.save = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        converter_class.convert, tf.saved_model.save = convert, save
 
 
 _ALLOCATE = """
