@@ -30,6 +30,8 @@ PRECISIONS = {
     "int8": "full_integer_quant",  # int8 weights, activations, input and output
 }
 _CALIBRATED = ("int8",)
+# ONNX files at least this large get their conversions' memory released (_lean_onnx2tf).
+RELEASE_ABOVE = 64 << 20
 # onnx2tf loads this file from the working directory instead of downloading it.
 _ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
@@ -129,12 +131,14 @@ def convert(job):
                **job.options}
     onnx2tf = require("onnx2tf", "convert", "TFLite conversion")
     onnx_path = _onnx_source(job, options)
-    _common.release_memory()  # MXNet's exporter and onnxsim leave gigabytes for big networks
+    big = Path(onnx_path).stat().st_size >= RELEASE_ABOVE
+    if big:
+        _common.release_memory()  # MXNet's exporter and onnxsim leave gigabytes for big networks
     from . import _graphfix  # static shapes and rewrites onnx2tf converts faithfully
     onnx_path = _graphfix.prepare(onnx_path, job.stage / "graphfix" / Path(onnx_path).name,
                                   options["batch_size"], job.config)
     written = _convert(onnx2tf, onnx_path, job.stage, job.config, job.calib, job.targets,
-                       options["batch_size"], options["quant_type"])
+                       options["batch_size"], options["quant_type"], release=big)
     # per file: onnx2tf may order or shape the outputs of each precision differently
     return {p: _finish(written[p], job.staged(p), p, job.config,
                        _output_permutations(onnx_path, written[p]))
@@ -276,7 +280,8 @@ def _fixed_sequence(path, config, work):
     return fixed
 
 
-def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quant_type):
+def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quant_type,
+             release=False):
     """Run onnx2tf once; return precision -> the file it (or a quantizer here) wrote.
 
     onnx2tf writes the float32 and float16 files.  The int8 files are converted
@@ -293,7 +298,7 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
     samples = _tf_samples(source, config, calib)
     custom = _test_data_files(work, config, samples)
     out = work / "out"
-    with _chdir(work), _common.quiet() as log, _lean_onnx2tf():
+    with _chdir(work), _common.quiet() as log, _lean_onnx2tf(release):
         try:
             model = onnx2tf.convert(
                 input_onnx_file_path=str(source), output_folder_path=str(out),
@@ -321,16 +326,18 @@ def _convert(onnx2tf, onnx_path, stage, config, calib, targets, batch_size, quan
 
 
 @contextlib.contextmanager
-def _lean_onnx2tf():
-    """Run onnx2tf without its SavedModel and with memory released after each TFLite conversion.
+def _lean_onnx2tf(release=True):
+    """Run onnx2tf without its SavedModel, and (``release``) free memory after each conversion.
 
     onnx2tf writes a SavedModel before its TFLite files; nothing here reads it
     (the int8 files are converted from the Keras model it returns), and for
     VGG-16 it took 20 of the conversion's 150 s.  Each ``TFLiteConverter.convert``
     leaves its frozen copies of the graph in reference cycles and glibc's heap:
     released after each conversion, VGG-16's float16 conversion no longer
-    starts 3 GB above the float32 one (peak 12.7 instead of 15.4 GB).  The
-    patches hold for the ``with`` block only (onnx2tf runs one at a time here).
+    starts 3 GB above the float32 one (peak 12.7 instead of 15.4 GB).  Releasing
+    costs a garbage collection (~0.2 s with TensorFlow loaded), so it is done
+    for networks of at least :data:`RELEASE_ABOVE` bytes only.  The patches
+    hold for the ``with`` block only (onnx2tf runs one at a time here).
     """
     import tensorflow as tf
     converter_class = tf.lite.TFLiteConverter
@@ -342,7 +349,8 @@ def _lean_onnx2tf():
         finally:
             _common.release_memory()
 
-    converter_class.convert = lean_convert
+    if release:
+        converter_class.convert = lean_convert
     tf.saved_model.save = lambda *args, **kwargs: None
     try:
         yield
