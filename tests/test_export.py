@@ -399,7 +399,7 @@ def test_release_memory_collects_cycles():
     gc.disable()
     try:
         assert alive() is not None
-        assert _common.release_memory() >= 0
+        _common.release_memory()
         assert alive() is None
     finally:
         gc.enable()

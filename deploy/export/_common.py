@@ -55,30 +55,18 @@ def publish(staged, target, with_sidecar=True):
 def release_memory():
     """Free what a big conversion left behind: Python's cycles, then glibc's free heap.
 
-    TensorFlow's converter and MXNet's exporter leave copies of the weights in
-    reference cycles and the heap they freed mapped; without this the next
-    conversion of a network the size of VGG-16 starts gigabytes higher.
-    Returns the bytes given back to the system by the trim (0 where the C
-    library has no ``malloc_trim``).
+    TensorFlow's converter leaves copies of the weights in reference cycles and
+    the heap it freed mapped; without this the next conversion of a network the
+    size of VGG-16 starts gigabytes higher.  The trim is skipped where the C
+    library has no ``malloc_trim`` (not glibc).
     """
     import ctypes
     import gc
     gc.collect()
     try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return 0
-    before = _rss()
-    trim(0)
-    return max(0, before - _rss())
-
-
-def _rss():
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def default_inputs(config, n=8, seed=0):

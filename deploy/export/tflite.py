@@ -334,7 +334,7 @@ def _lean_onnx2tf(release=True):
     VGG-16 it took 20 of the conversion's 150 s.  Each ``TFLiteConverter.convert``
     leaves its frozen copies of the graph in reference cycles and glibc's heap:
     released after each conversion, VGG-16's float16 conversion no longer
-    starts 3 GB above the float32 one (peak 12.7 instead of 15.4 GB).  Releasing
+    starts 3 GiB above the float32 one (peak 12.7 instead of 15.4 GiB).  Releasing
     costs a garbage collection (~0.2 s with TensorFlow loaded), so it is done
     for networks of at least :data:`RELEASE_ABOVE` bytes only.  The patches
     hold for the ``with`` block only (onnx2tf runs one at a time here).
