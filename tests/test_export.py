@@ -311,6 +311,24 @@ def test_verify_raises_with_artifact_and_numbers(onnx_path, data):
         verify(onnx_path, wrong, data["test"][:16])
 
 
+def test_verify_holds_each_output_to_its_own_scale(onnx_path, data):
+    # rtol is relative to the output's largest magnitude: an error on the logit
+    # nearest zero passes while it stays under rtol * max|ref|, and fails above it.
+    x = data["test"][:16]
+    ref = np.asarray(load(onnx_path).predict(x, normalize=False), dtype=np.float32)
+    scale = float(np.abs(ref).max())
+    small = np.unravel_index(np.abs(ref).argmin(), ref.shape)
+    near = ref.copy()
+    near[small] += 0.5e-3 * scale
+    assert 0.5e-3 * scale > 1e-6 + 1e-3 * abs(ref[small])  # an element-wise check would fail
+    verify(onnx_path, near, x, atol=1e-6, rtol=1e-3)
+    far = ref.copy()
+    far[small] += 2e-3 * scale
+    with pytest.raises(VerificationError, match=r"exceeds atol 1e-06 \+ rtol 0\.001 \* max "
+                                                r"\|reference\| "):
+        verify(onnx_path, far, x, atol=1e-6, rtol=1e-3)
+
+
 # --- failures leave good files alone --------------------------------------------------------
 
 def _snapshot(directory):

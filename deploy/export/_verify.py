@@ -7,9 +7,11 @@ import numpy as np
 
 from gluon_dl.errors import VerificationError
 
-# Default tolerances by the artifact's precision: |out - ref| <= atol + rtol * |ref|
-# elementwise, and/or top-1 agreement >= min_agreement.  Quantized models are
-# judged by their decisions, not their logits.
+# Default tolerances by the artifact's precision: |out - ref| <= atol + rtol * max|ref|
+# for every element of every output (rtol is relative to the output's largest
+# magnitude, so a logit near zero beside logits in the thousands is held to the
+# output's scale, not to its own), and/or top-1 agreement >= min_agreement.
+# Quantized models are judged by their decisions, not their logits.
 TOLERANCES = {
     "float32": {"atol": 1e-4, "rtol": 1e-4, "min_agreement": None},
     "float16": {"atol": 1e-2, "rtol": 1e-2, "min_agreement": None},
@@ -56,7 +58,9 @@ def verify(artifact_path, reference, inputs, *, atol=None, rtol=None, min_agreem
         array, or one per input (a list in ``config.inputs`` order or a dict
         by name).
     atol, rtol, min_agreement : float, optional
-        Tolerances; each defaults to :data:`TOLERANCES` for the artifact's
+        Tolerances: every output must satisfy ``|out - ref| <= atol + rtol *
+        max|ref|`` (its largest reference magnitude) and, for a classifier,
+        top-1 agreement must reach ``min_agreement``; each defaults to :data:`TOLERANCES` for the artifact's
         precision (None there: that check is skipped).
     backend : str, optional
         Runtime backend to use (default: the preferred installed one).
@@ -150,10 +154,17 @@ def _check_structure(path, predictor, outs, refs):
 
 def _check(result, errs, refs):
     problems = []
-    if result.atol is not None and not all(
-            np.all(err <= result.atol + result.rtol * np.abs(ref)) for err, ref in zip(errs, refs)):
-        problems.append(f"max abs error {result.max_abs_error:.3g} exceeds atol {result.atol:g} "
-                        f"+ rtol {result.rtol:g} * |reference|")
+    if result.atol is not None:
+        for i, (err, ref) in enumerate(zip(errs, refs)):
+            if not err.size:
+                continue
+            scale = float(np.abs(ref).max())
+            bound = result.atol + result.rtol * scale
+            if float(err.max()) > bound:
+                which = f" in output {i}" if len(refs) > 1 else ""
+                problems.append(f"max abs error {float(err.max()):.3g}{which} exceeds atol "
+                                f"{result.atol:g} + rtol {result.rtol:g} * max |reference| "
+                                f"{scale:.3g} = {bound:.3g}")
     if result.min_agreement is not None and result.top1_agreement is not None \
             and result.top1_agreement < result.min_agreement:
         problems.append(f"top-1 agreement {result.top1_agreement:.1%} is below "

@@ -86,7 +86,8 @@ def export_many(model, out_dir, *, precisions=("float32", "float16", "int8"), st
         For the intermediate ONNX export of a Gluon block.
     verify : bool
         Run every model with the edge runtime and compare with the reference:
-        float32 to atol 1e-4, float16 to 1e-2, int8 by top-1 agreement (90%).
+        float32 to 1e-4 and float16 to 1e-2 (absolute, plus relative to each
+        output's largest magnitude), int8 by top-1 agreement (90%).
     verify_inputs : numpy.ndarray, optional
         Normalized inputs for the check (default: ``calib_data[:64]`` for int8,
         synthetic images otherwise).
