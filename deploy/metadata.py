@@ -481,7 +481,8 @@ def onnx_graph_sha256(data, source="ONNX model"):
         When ``data`` is not a protobuf with exactly one graph.
     """
     try:
-        graphs = [value for field, value in _fields(data) if field == _MODEL_GRAPH]
+        # a view: the graph (every weight) is hashed where it lies, not copied out
+        graphs = [value for field, value in _fields(memoryview(data)) if field == _MODEL_GRAPH]
     except (IndexError, ValueError) as exc:
         raise ModelFileError(f"{source} is not a readable ONNX model ({exc}); restore it or "
                              f"re-export it") from None

@@ -40,6 +40,8 @@ import numpy as np
 from gluon_dl.errors import ConversionError
 from gluon_dl.utils.deps import require
 
+from .onnx import save_model
+
 
 def prepare(onnx_path, out_path, batch_size=1, config=None):
     """Write ``onnx_path`` rewritten for onnx2tf to ``out_path``.
@@ -74,7 +76,7 @@ def prepare(onnx_path, out_path, batch_size=1, config=None):
         model = _simplify(model, onnx_path)
     _finite_maxpool_padding(model)  # after onnxsim, which fuses a Pad back into the pool
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out_path))
+    save_model(model, out_path)
     return Path(out_path)
 
 

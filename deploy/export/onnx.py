@@ -10,8 +10,14 @@ rejected into converted by onnx2tf.
 Every input of the model's config becomes a graph input (name, dtype and
 shape from ``config.inputs``; the batch axis and the sequence axis of token
 inputs are free), and the outputs keep the MXNet model's order and names.
+
+Models are written with :mod:`._protowrite` and checked, simplified and run
+from their files: protobuf's ``SerializeToString`` needs 4.5 times a model's
+size while it runs, and each in-memory hand-over (to the checker, to onnxsim,
+to onnxruntime) serialized the whole model once more.
 """
 import contextlib
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -21,11 +27,14 @@ from gluon_dl.errors import ArgumentError, ConversionError
 from gluon_dl.utils.deps import require
 
 from ..metadata import METADATA_KEY, onnx_graph_sha256, to_json
-from . import _common, _pipeline
+from . import _common, _pipeline, _protowrite
 from ._registry import Converted, register_format
 from ._trace import blame
 
 MXNET_OPSET = 13  # the newest opset mx2onnx (MXNet 1.9.1) writes converters for
+# Models of at least this many bytes get Python's and glibc's free memory released
+# between the steps (a collection costs ~0.2 s once TensorFlow is loaded).
+RELEASE_ABOVE = 64 << 20
 BATCH_DIM = "N"  # name of the dynamic batch axis
 SEQUENCE_DIM = "T"  # name of the primary input's dynamic sequence axis
 
@@ -91,8 +100,7 @@ def convert(job):
     model = to_onnx(job.net, job.config, job.trace, job.stage / "mx2onnx", path, **options)
     fields = _fields(model, job.config, options.get("opset", MXNET_OPSET),
                      options.get("dynamic_batch", True))
-    onnx = require("onnx", "convert", "ONNX export")
-    onnx.save(model, str(path))
+    save_model(model, path)
     return {"float32": Converted(path, fields, embed=_embed_file)}
 
 
@@ -105,10 +113,26 @@ def to_onnx(net, config, traced, work, path, *, opset=MXNET_OPSET, simplify=True
     work.mkdir(parents=True, exist_ok=True)
     model = _mx2onnx(net, config, traced, work, dynamic_batch, dynamic_sequence)
     model = _set_opset(model, opset, path)
-    _check_model(model, path)
+    checked = work / "mx2onnx-checked.onnx"
+    save_model(model, checked)
+    big = checked.stat().st_size >= RELEASE_ABOVE
     if simplify:
-        model = _simplify(model, path)
-    return model
+        del model  # onnxsim reads the file; the weights are not held twice
+        if big:
+            _common.release_memory()
+    _check_model(checked, path)
+    if not simplify:
+        return model
+    simplified = _simplify(checked, work, path)
+    if big:
+        _common.release_memory()
+    import onnx
+    return onnx.load(str(simplified))
+
+
+def save_model(model, path):
+    """Write the ONNX ``model`` to ``path`` (see :mod:`._protowrite`: no whole-model buffer)."""
+    _protowrite.save_message(model, str(path))
 
 
 def sequence_axes(config):
@@ -145,7 +169,8 @@ def _embed_file(path, meta):
     import onnx
     model = onnx.load(str(path))
     embed_metadata(model, meta)
-    onnx.save(model, str(path))
+    save_model(model, path)
+    del model
     _check_graph_sha256(path, meta)
 
 
@@ -166,8 +191,10 @@ def embed_metadata(model, meta):
 
 
 def graph_sha256(model):
-    """The SHA-256 of ``model.graph`` as serialized in the file (see ``onnx_graph_sha256``)."""
-    return onnx_graph_sha256(model.SerializeToString(), source="the exported ONNX model")
+    """The SHA-256 of ``model.graph`` as :func:`save_model` writes it (``onnx_graph_sha256``)."""
+    digest = hashlib.sha256()
+    _protowrite.write_message(model.graph, digest.update)
+    return digest.hexdigest()
 
 
 def _check_graph_sha256(path, meta):
@@ -194,7 +221,6 @@ def _check_supported(traced, net):
 def _mx2onnx(net, config, traced, stage, dynamic_batch, dynamic_sequence):
     """Run mx2onnx on the block's export; the ModelProto with MXNet's inputs and outputs."""
     import mxnet as mx
-    import onnx
     net.export(str(stage / "mxnet"))
     specs = _in_symbol_order(config.inputs, traced.symbol)
     free = sequence_axes(config) if dynamic_sequence else {}
@@ -206,16 +232,14 @@ def _mx2onnx(net, config, traced, stage, dynamic_batch, dynamic_sequence):
                 _weights_as_bytes(), _common.quiet():
             # mx2onnx uses onnx.mapping, which onnx 1.15 deprecates on every call.
             warnings.simplefilter("ignore", DeprecationWarning)
-            mx.onnx.export_model(
+            model = _export_model(
                 str(stage / "mxnet-symbol.json"), str(stage / "mxnet-0000.params"),
                 in_shapes=[(1,) + tuple(s.shape) for s in specs],
-                in_types=[np.dtype(s.dtype) for s in specs],
-                onnx_file_path=str(stage / "mxnet.onnx"), dynamic=dynamic_batch or bool(free),
+                in_types=[np.dtype(s.dtype) for s in specs], dynamic=dynamic_batch or bool(free),
                 dynamic_input_shapes=dynamic if (dynamic_batch or free) else None)
     except (AttributeError, NotImplementedError, ValueError, KeyError, TypeError, IndexError,
             mx.MXNetError) as exc:
         raise blame(exc, net, "MXNet's ONNX exporter on", traced) from exc
-    model = onnx.load(str(stage / "mxnet.onnx"))
     _keep_real_inputs(model, config.input_names)
     _restore_outputs(model, traced.output_names, net)
     for value in model.graph.input:
@@ -230,6 +254,33 @@ def _mx2onnx(net, config, traced, stage, dynamic_batch, dynamic_sequence):
             if dims and not dims[0].dim_value:
                 dims[0].dim_param = BATCH_DIM
     return model
+
+
+def _export_model(symbol_file, params_file, in_shapes, in_types, dynamic,
+                  dynamic_input_shapes):
+    """``mx.onnx.export_model`` without its file: the ModelProto it would have written.
+
+    mx2onnx serializes the model in one piece to write it (4.5 times the
+    model's size in memory) and the file was read back at once.
+    """
+    import onnx
+    from mxnet.onnx.mx2onnx._export_helper import load_module
+    from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
+
+    symbol, params = load_module(symbol_file, params_file)
+    check_graph = onnx.checker.check_graph
+    # mx2onnx ends by checking its graph, which serializes it whole; to_onnx runs
+    # onnx's full check on the saved model instead (the same checks and more).
+    onnx.checker.check_graph = lambda graph, ctx=None: None
+    try:
+        graph = MXNetGraph().create_onnx_graph_proto(
+            symbol, params, in_shapes, [onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[t] for t in in_types],
+            verbose=False, opset_version=onnx.defs.onnx_opset_version(), dynamic=dynamic,
+            dynamic_input_shapes=dynamic_input_shapes)
+    finally:
+        onnx.checker.check_graph = check_graph
+    del params
+    return onnx.helper.make_model(graph)
 
 
 def _in_symbol_order(specs, symbol):
@@ -356,49 +407,71 @@ def _set_opset(model, opset, path):
                               f"{opset} ({exc}); use opset={MXNET_OPSET}") from exc
 
 
-def _check_model(model, path):
+def _check_model(file, path):
+    """Run onnx's full check on the model saved at ``file``; errors name ``path``."""
     import onnx
     try:
-        onnx.checker.check_model(model, full_check=True)
+        onnx.checker.check_model(str(file), full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise ConversionError(f"{path}: the ONNX checker rejects the exported graph: "
                               f"{str(exc).strip().splitlines()[0]}; the message names the node; "
                               f"rewrite that layer or try another opset") from exc
 
 
-def _simplify(model, path):
+def _simplify(source, work, path):
+    """onnxsim's simplification of the model saved at ``source``: the file it is in.
+
+    onnxsim's file-to-file entry point keeps the model out of Python (its
+    ``simplify`` serializes the model and parses the result, whole, in
+    Python); with an onnxsim that lacks it, the model goes through
+    ``simplify`` in memory.
+    """
     onnxsim = require("onnxsim", "convert", "ONNX simplification (simplify=True)")
-    simplified = _run_onnxsim(onnxsim, model, path)
-    if not _runtime_loads(simplified):
+    target = work / "onnxsim-simplified.onnx"
+    _run_onnxsim(onnxsim, source, target, path)
+    if not _runtime_loads(target):
         # onnxsim's optimizer can fold away the reshape that ends a Dense on 3-D
         # input, leaving attention's reshape(0, 0, heads, -1) a wrong-rank graph
         # that onnxruntime refuses; simplifying without it keeps the shapes.
-        simplified = _run_onnxsim(onnxsim, model, path, perform_optimization=False)
-    return simplified
+        _run_onnxsim(onnxsim, source, target, path, optimize=False)
+    return target
 
 
-def _run_onnxsim(onnxsim, model, path, **options):
+# The largest tensor onnxsim's constant folding may create (onnxsim.simplify's default, 1.5GB)
+TENSOR_SIZE_THRESHOLD = int(1.5 * 2 ** 30)
+
+
+def _run_onnxsim(onnxsim, source, target, path, optimize=True):
+    native = getattr(getattr(onnxsim, "onnx_simplifier", None), "C", None)
     try:
         with _common.quiet():
-            simplified, ok = onnxsim.simplify(model, **options)
+            if hasattr(native, "simplify_path"):
+                # The arguments of onnxsim.simplify(check_n=0): every optimizer (None: none),
+                # constant folding and shape inference on.
+                native.simplify_path(str(source), str(target), [] if optimize else None, True,
+                                     True, TENSOR_SIZE_THRESHOLD)
+                ok = target.is_file()
+            else:
+                import onnx
+                simplified, ok = onnxsim.simplify(onnx.load(str(source)),
+                                                  perform_optimization=optimize)
+                save_model(simplified, target)
     except (RuntimeError, ValueError) as exc:
         raise ConversionError(f"{path}: onnxsim failed ({exc}); export with simplify=False "
                               f"(onnx2tf may then reject the graph)") from exc
     if not ok:
         raise ConversionError(f"{path}: onnxsim's simplified graph gives other outputs than the "
                               f"original; export with simplify=False")
-    return simplified
 
 
-def _runtime_loads(model):
-    """Whether onnxruntime (when installed) accepts ``model``; True without onnxruntime."""
+def _runtime_loads(file):
+    """Whether onnxruntime (when installed) accepts the model at ``file``; True without it."""
     try:
         import onnxruntime
     except ImportError:
         return True
     try:
-        onnxruntime.InferenceSession(model.SerializeToString(),
-                                     providers=["CPUExecutionProvider"])
+        onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
     except Exception:  # noqa: BLE001  onnxruntime's Fail/InvalidGraph share no base class
         return False
     return True

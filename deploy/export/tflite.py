@@ -252,8 +252,7 @@ def _onnx_source(job, options):
     model = onnx_export.to_onnx(job.net, job.config, job.trace, job.stage / "onnx", path,
                                 opset=options["opset"], simplify=options["simplify"],
                                 dynamic_sequence=False)
-    import onnx
-    onnx.save(model, str(path))
+    onnx_export.save_model(model, path)
     return path
 
 
@@ -277,7 +276,8 @@ def _fixed_sequence(path, config, work):
         return Path(path)
     work.mkdir(parents=True, exist_ok=True)
     fixed = work / Path(path).name
-    onnx.save(model, str(fixed))
+    from . import onnx as onnx_export
+    onnx_export.save_model(model, fixed)
     return fixed
 
 
