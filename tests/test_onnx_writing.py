@@ -24,16 +24,11 @@ from deploy.export import onnx as onnx_export  # noqa: E402
 from deploy.metadata import onnx_graph_sha256  # noqa: E402
 from deploy.runtime import load  # noqa: E402
 from gluon_dl.errors import ConversionError  # noqa: E402
-from gluon_dl.models import get_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def net():
-    mx.random.seed(0)
-    net = get_model("lenet5")
-    net.initialize(mx.init.Xavier())
-    net.hybridize()
-    return net
+def net(trained_lenet):
+    return trained_lenet[0]
 
 
 @pytest.fixture(scope="module")
