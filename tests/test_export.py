@@ -88,6 +88,18 @@ def tflite_paths(net, out_dir, data):
 
 # --- ONNX -----------------------------------------------------------------------------------
 
+def test_tracing_lets_its_forward_pass_finish_before_weights_are_read(net, monkeypatch):
+    # MXNet's oneDNN inference reorders convolution weights in place, in an engine task
+    # the pass queues; the exporters read the weights right after tracing.
+    from deploy.export import _trace
+    events = []
+    real_wait = mx.nd.waitall
+    monkeypatch.setattr(mx.nd, "waitall", lambda: events.append("wait") or real_wait())
+    monkeypatch.setattr(net, "forward", lambda *x: events.append("forward"))
+    _trace._first_forward(net, net.config)
+    assert events == ["forward", "wait"]
+
+
 def test_onnx_passes_checker_with_opset_13(onnx_path):
     model = onnx.load(str(onnx_path))
     onnx.checker.check_model(model, full_check=True)

@@ -40,6 +40,7 @@ def _build(name, seed=0):
             p.set_data(mx.nd.array(rng.normal(0, 0.2, shape)))
         elif pname.endswith("gamma"):
             p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, shape)))
+    mx.nd.waitall()  # the forward pass reorders weights in place; snapshots come after it
     return net, config, inputs
 
 
@@ -302,6 +303,22 @@ def test_uninitialized_network_asks_for_a_forward_pass():
     net.initialize()
     with pytest.raises(ArgumentError, match="layer 'features.0'.*forward pass"):
         prune_channels(net, 0.5, config=net.config)
+
+
+def test_weights_are_read_after_the_callers_queued_forward_pass(monkeypatch):
+    """An inference pass left queued reorders convolution weights in place (MXNet's
+    oneDNN layout); prune_channels lets the engine finish before copying them."""
+    import deploy.prune.structured as structured
+
+    net, config, inputs = _build("lenet5")
+    events = []
+    real_numpy, real_wait = structured._numpy, mx.nd.waitall
+    monkeypatch.setattr(mx.nd, "waitall", lambda: events.append("wait") or real_wait())
+    monkeypatch.setattr(structured, "_numpy",
+                        lambda p, layer: events.append("read") or real_numpy(p, layer))
+    net(*inputs)  # queued, never read
+    prune_channels(net, 0.5, config=config)
+    assert events[0] == "wait" and "read" in events
 
 
 def test_recurrent_model_is_refused_naming_the_layer():

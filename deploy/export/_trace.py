@@ -76,6 +76,10 @@ def _first_forward(net, config):
     arrays = [mx.nd.array(x, dtype=x.dtype) for x in placeholder_inputs(config, batch=2)]
     try:
         net(*arrays)
+        # Let the pass finish before the exporters read the weights: in inference MXNet's
+        # oneDNN reorders convolution weights in place, in an engine task the convolution
+        # queues, and a host read that starts before it runs can see them half reordered.
+        mx.nd.waitall()
     except TypeError as exc:
         if _is_call_mismatch(exc):
             raise ArgumentError(

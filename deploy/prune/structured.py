@@ -142,6 +142,10 @@ class _Traced:
         self.symbol = self._trace()
         used = set(self.symbol.list_arguments()) | set(self.symbol.list_auxiliary_states())
         self.params = {n: p for n, p in self.params.items() if n in used}
+        # A forward pass the caller left queued reorders convolution weights in place
+        # (MXNet's oneDNN inference keeps them in its own layout, in an engine task the
+        # convolution queues); reading them before that task ran could copy them half done.
+        mx.nd.waitall()
         self.arrays = {n: _numpy(p, self.layer_of.get(n, n)) for n, p in self.params.items()}
         self.shapes, self.input_shapes = self._infer_shapes()
 
