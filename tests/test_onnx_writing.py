@@ -78,6 +78,15 @@ def test_graph_hash_is_that_of_the_written_file(model, tmp_path, monkeypatch):
         model.graph.SerializeToString()).hexdigest()  # field order differs from upb's
 
 
+def test_fields_unknown_to_this_protobuf_are_kept(model, monkeypatch):
+    monkeypatch.setattr(_protowrite, "CHUNK", 1)
+    extra = bytes([0xF8, 0x07, 0x05])  # field 127, a varint: not in onnx 1.15's ModelProto
+    newer = onnx.ModelProto()
+    newer.ParseFromString(model.SerializeToString() + extra)
+    data = b"".join(_written(newer)[0])
+    assert data.endswith(extra) and len(data) == len(newer.SerializeToString())
+
+
 def test_a_miscounted_message_is_refused(monkeypatch):
     tensor = onnx.numpy_helper.from_array(np.ones(3, np.float32), "w")
     monkeypatch.setattr(_protowrite, "_plan", lambda m: ("whole", m, 1))

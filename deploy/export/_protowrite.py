@@ -7,11 +7,15 @@ the same fields piece by piece: a part no larger than ``CHUNK`` is serialized
 as one piece, a larger message field field by field, and a large bytes field
 (a weight's ``raw_data``) straight from the message.  A message whose
 encoding is over ``CHUNK`` has its fields written in a fixed order (its
-scalars and small fields first, then its repeated and large message fields,
-each keeping its elements' order), so a parser reads the same message; the
-bytes differ from ``SerializeToString``'s only in that field order, and they
-are the same on every write of the same message, so hashes of them hold.
+scalar and string fields first, then its message fields and large bytes
+fields by field number, repeated ones keeping their elements' order), so a
+parser reads the same message; the bytes differ from ``SerializeToString``'s
+only in that field order, and they are the same on every write of the same
+message, so hashes of them hold.  A message with fields this protobuf does not
+know (from a newer ONNX) is serialized whole, so that nothing is dropped.
 """
+
+from google.protobuf import unknown_fields
 
 CHUNK = 16 << 20  # parts up to this size are serialized in one piece
 _LENGTH_DELIMITED = 2
@@ -21,9 +25,7 @@ def write_message(message, write):
     """Call ``write(bytes)`` with the wire encoding of ``message``, piece by piece; its size.
 
     Sizes are computed here: upb's ``ByteSize`` serializes the message to
-    count it (the same 4.5x the model's size in memory, and seconds).  Unknown
-    fields of a message larger than ``CHUNK`` are not written (ONNX models
-    have none).
+    count it (the same 4.5x the model's size in memory, and seconds).
     """
     plan = _plan(message)
     _write(plan, write)
@@ -43,6 +45,8 @@ def _plan(message):
     ``(field number, plan)`` for every message field, in order, and
     ``(field number, ("bytes", message, name, size))`` for a large bytes field.
     """
+    if len(unknown_fields.UnknownFieldSet(message)):
+        return ("whole", message, len(message.SerializeToString()))
     rest, parts = type(message)(), []
     for field, value in message.ListFields():
         if field.type == field.TYPE_MESSAGE:
