@@ -87,6 +87,15 @@ def test_fields_unknown_to_this_protobuf_are_kept(model, monkeypatch):
     assert data.endswith(extra) and len(data) == len(newer.SerializeToString())
 
 
+def test_a_protobuf_that_cannot_list_unknown_fields_writes_whole(model, monkeypatch):
+    monkeypatch.setattr(_protowrite, "CHUNK", 1)
+    import google.protobuf
+    monkeypatch.delattr(google.protobuf, "unknown_fields", raising=False)  # before 4.22
+    monkeypatch.setitem(sys.modules, "google.protobuf.unknown_fields", None)
+    pieces, size = _written(model)
+    assert pieces == [model.SerializeToString()] and size == len(pieces[0])
+
+
 def test_a_miscounted_message_is_refused(monkeypatch):
     tensor = onnx.numpy_helper.from_array(np.ones(3, np.float32), "w")
     monkeypatch.setattr(_protowrite, "_plan", lambda m: ("whole", m, 1))

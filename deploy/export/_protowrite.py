@@ -15,8 +15,6 @@ message, so hashes of them hold.  A message with fields this protobuf does not
 know (from a newer ONNX) is serialized whole, so that nothing is dropped.
 """
 
-from google.protobuf import unknown_fields
-
 CHUNK = 16 << 20  # parts up to this size are serialized in one piece
 _LENGTH_DELIMITED = 2
 
@@ -45,7 +43,7 @@ def _plan(message):
     ``(field number, plan)`` for every message field, in order, and
     ``(field number, ("bytes", message, name, size))`` for a large bytes field.
     """
-    if len(unknown_fields.UnknownFieldSet(message)):
+    if _has_unknown_fields(message):
         return ("whole", message, len(message.SerializeToString()))
     rest, parts = type(message)(), []
     for field, value in message.ListFields():
@@ -80,6 +78,18 @@ def _write(plan, write):
     for number, part in plan[2]:
         write(_key(number) + _varint(part[-1]))
         _write(part, write)
+
+
+def _has_unknown_fields(message):
+    """Whether ``message`` holds fields its protobuf does not know (True when it cannot tell)."""
+    try:
+        from google.protobuf import unknown_fields
+    except ImportError:  # protobuf before 4.22, which onnx and TensorFlow still accept
+        try:
+            return len(message.UnknownFields()) > 0
+        except NotImplementedError:  # 4.21's upb: serialize whole, as before
+            return True
+    return len(unknown_fields.UnknownFieldSet(message)) > 0
 
 
 def _field_size(number, size):
