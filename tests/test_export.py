@@ -395,7 +395,7 @@ def test_onnx2tf_runs_lean_and_its_patches_end_with_it(onnx_path, tmp_path, data
     assert written == ["model_float16.tflite", "model_float32.tflite"]  # no saved_model.pb
     assert releases == []  # LeNet-5's 0.2 MB leave nothing worth a garbage collection
     written.clear()
-    monkeypatch.setattr(tflite_export, "RELEASE_ABOVE", 0)
+    monkeypatch.setattr(_common, "RELEASE_ABOVE", 0)
     paths = tflite_export.export_many(onnx_path, tmp_path, calib_data=data["calib"])
     assert written == ["model_float16.tflite", "model_float32.tflite"]
     # after the ONNX step, then after onnx2tf's float32 and float16 and the int8 conversion

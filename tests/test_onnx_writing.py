@@ -23,7 +23,7 @@ from deploy.export import _protowrite  # noqa: E402
 from deploy.export import onnx as onnx_export  # noqa: E402
 from deploy.metadata import onnx_graph_sha256  # noqa: E402
 from deploy.runtime import load  # noqa: E402
-from gluon_dl.errors import ConversionError  # noqa: E402
+from gluon_dl.errors import ArgumentTypeError, ConversionError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,24 @@ def test_export_without_onnxsims_file_entry_point(net, tmp_path, monkeypatch):
     x = np.random.RandomState(0).rand(2, 1, 28, 28).astype(np.float32)
     np.testing.assert_allclose(load(path).predict(x), net(mx.nd.array(
         net.config.normalize(x))).asnumpy(), atol=1e-4)
+
+
+def test_save_model_refuses_other_objects_and_keeps_the_file_on_failure(model, tmp_path,
+                                                                        monkeypatch):
+    path = tmp_path / "kept.onnx"
+    path.write_bytes(b"earlier artifact")
+    with pytest.raises(ArgumentTypeError, match="onnx.ModelProto, got GraphProto"):
+        onnx_export.save_model(model.graph, path)
+
+    def broken(plan, write):
+        write(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_protowrite, "_write", broken)
+    with pytest.raises(OSError, match="disk full"):
+        onnx_export.save_model(model, path)
+    assert path.read_bytes() == b"earlier artifact"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.onnx"]
 
 
 def test_a_graph_the_checker_rejects_is_named(tmp_path):

@@ -52,6 +52,17 @@ def publish(staged, target, with_sidecar=True):
     return Path(target)
 
 
+# Networks whose ONNX file has at least this many bytes get Python's and glibc's free
+# memory released between conversion steps (a collection costs ~0.2 s once TensorFlow is
+# loaded; small networks leave nothing worth it).
+RELEASE_ABOVE = 64 << 20
+
+
+def is_big(path):
+    """Whether the file at ``path`` is large enough for :func:`release_memory` to pay."""
+    return Path(path).stat().st_size >= RELEASE_ABOVE
+
+
 def release_memory():
     """Free what a big conversion left behind: Python's cycles, then glibc's free heap.
 

@@ -60,8 +60,9 @@ def verify(artifact_path, reference, inputs, *, atol=None, rtol=None, min_agreem
     atol, rtol, min_agreement : float, optional
         Tolerances: every output must satisfy ``|out - ref| <= atol + rtol *
         max|ref|`` (its largest reference magnitude) and, for a classifier,
-        top-1 agreement must reach ``min_agreement``; each defaults to :data:`TOLERANCES` for the artifact's
-        precision (None there: that check is skipped).
+        top-1 agreement must reach ``min_agreement``; each defaults to
+        :data:`TOLERANCES` for the artifact's precision (None there: that
+        check is skipped).
     backend : str, optional
         Runtime backend to use (default: the preferred installed one).
 

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gluon_dl.errors import ArgumentError, ConversionError
+from gluon_dl.errors import ArgumentError, ArgumentTypeError, ConversionError
 from gluon_dl.utils.deps import require
+from gluon_dl.utils.io import atomic_output_path
 
 from ..metadata import METADATA_KEY, onnx_graph_sha256, to_json
 from . import _common, _pipeline, _protowrite
@@ -32,9 +33,6 @@ from ._registry import Converted, register_format
 from ._trace import blame
 
 MXNET_OPSET = 13  # the newest opset mx2onnx (MXNet 1.9.1) writes converters for
-# Models of at least this many bytes get Python's and glibc's free memory released
-# between the steps (a collection costs ~0.2 s once TensorFlow is loaded).
-RELEASE_ABOVE = 64 << 20
 BATCH_DIM = "N"  # name of the dynamic batch axis
 SEQUENCE_DIM = "T"  # name of the primary input's dynamic sequence axis
 
@@ -115,7 +113,7 @@ def to_onnx(net, config, traced, work, path, *, opset=MXNET_OPSET, simplify=True
     model = _set_opset(model, opset, path)
     checked = work / "mx2onnx-checked.onnx"
     save_model(model, checked)
-    big = checked.stat().st_size >= RELEASE_ABOVE
+    big = _common.is_big(checked)
     if simplify:
         del model  # onnxsim reads the file; the weights are not held twice
         if big:
@@ -131,8 +129,24 @@ def to_onnx(net, config, traced, work, path, *, opset=MXNET_OPSET, simplify=True
 
 
 def save_model(model, path):
-    """Write the ONNX ``model`` to ``path`` (see :mod:`._protowrite`: no whole-model buffer)."""
-    _protowrite.save_message(model, str(path))
+    """Write the ONNX ``model`` to ``path``; the path.
+
+    Piece by piece (:mod:`._protowrite`: no whole-model buffer), to a
+    temporary file renamed onto ``path`` when complete, so a failure leaves
+    an existing file as it was.
+
+    Raises
+    ------
+    ArgumentTypeError
+        When ``model`` is not an ``onnx.ModelProto``.
+    """
+    onnx = require("onnx", "convert", "ONNX export")
+    if not isinstance(model, onnx.ModelProto):
+        raise ArgumentTypeError(f"save_model writes an onnx.ModelProto, got "
+                                f"{type(model).__name__}")
+    with atomic_output_path(path) as staged:
+        _protowrite.save_message(model, staged)
+    return Path(path)
 
 
 def sequence_axes(config):

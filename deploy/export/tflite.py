@@ -30,8 +30,6 @@ PRECISIONS = {
     "int8": "full_integer_quant",  # int8 weights, activations, input and output
 }
 _CALIBRATED = ("int8",)
-# ONNX files at least this large get their conversions' memory released (_lean_onnx2tf).
-RELEASE_ABOVE = 64 << 20
 # onnx2tf loads this file from the working directory instead of downloading it.
 _ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
@@ -132,7 +130,7 @@ def convert(job):
                **job.options}
     onnx2tf = require("onnx2tf", "convert", "TFLite conversion")
     onnx_path = _onnx_source(job, options)
-    big = Path(onnx_path).stat().st_size >= RELEASE_ABOVE
+    big = _common.is_big(onnx_path)
     if big:
         _common.release_memory()  # MXNet's exporter and onnxsim leave gigabytes for big networks
     from . import _graphfix  # static shapes and rewrites onnx2tf converts faithfully
@@ -337,7 +335,7 @@ def _lean_onnx2tf(release=True):
     released after each conversion, VGG-16's float16 conversion no longer
     starts 3 GiB above the float32 one (peak 12.7 instead of 15.4 GiB).  Releasing
     costs a garbage collection (~0.2 s with TensorFlow loaded), so it is done
-    for networks of at least :data:`RELEASE_ABOVE` bytes only.  The patches
+    for networks of at least ``_common.RELEASE_ABOVE`` bytes only.  The patches
     hold for the ``with`` block only (onnx2tf runs one at a time here).
     """
     import tensorflow as tf
