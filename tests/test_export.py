@@ -277,6 +277,26 @@ def test_mxnet_export_round_trip(net, out_dir, data):
     np.testing.assert_allclose(out, data["ref"][:32], atol=1e-6)
 
 
+def test_mxnet_runtime_reuses_its_input_buffer_and_returns_each_calls_own_result(net, tmp_path,
+                                                                                data):
+    """The MXNet session copies inputs into one NDArray per input: a second batch does not
+    change the first's outputs, a new batch size gets its own buffer, and a non-contiguous
+    array is read as its values."""
+    predictor = load(mxnet_export.export(net, tmp_path / "lenet5", verify=False))
+    session = predictor._session
+    first = predictor.predict(data["test"][:32], normalize=False)
+    buffer = session._buffers[0]
+    second = predictor.predict(data["test"][32:64], normalize=False)
+    assert session._buffers[0] is buffer
+    np.testing.assert_allclose(first, data["ref"][:32], atol=1e-6)
+    np.testing.assert_allclose(second, data["ref"][32:64], atol=1e-6)
+    one = predictor.predict(data["test"][5:6], normalize=False)
+    np.testing.assert_allclose(one, data["ref"][5:6], atol=1e-6)
+    strided = np.repeat(data["test"][:32], 2, axis=0)[::2]
+    assert not strided.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(session.run([strided])[0], data["ref"][:32], atol=1e-6)
+
+
 def test_mxnet_export_with_damaged_params_is_refused(net, tmp_path):
     path = mxnet_export.export(net, tmp_path / "lenet5", verify=False)
     params = tmp_path / "lenet5-0000.params"
