@@ -198,3 +198,43 @@ def test_regenerating_columns_keeps_the_rows_own_measurements(tmp_path):
     row = matrix.load_cache(json_path)["rows"]["linreg"]
     assert row["int8_input_rounding"] == {"rel": 0.5, "agreement": 0.5}
     assert row["cells"]["onnx"]["reason"] == "x" and row["cells"]["tflite_int8"] == kept
+
+
+def _blocks(block):
+    yield block
+    for child in block._children.values():
+        yield from _blocks(child)
+
+
+def test_residual_branch_norms_are_the_last_batchnorm_of_each_branch():
+    """MobileNet v2: the projecting BatchNorm of every block with a shortcut, and nothing
+    else (not the BatchNorm ending a block without one, which feeds the next block's
+    convolution and its addition); ResNet v2 branches end in a convolution and VGG has
+    no BatchNorm, so they have none."""
+    from mxnet.gluon import nn
+
+    from gluon_dl.models import get_model
+    from gluon_dl.models.mobilenet import InvertedResidual
+    net = get_model("mobilenetv2_0.25")
+    want = [[b for b in _blocks(block.out) if isinstance(b, nn.BatchNorm)][-1].gamma.name
+            for block in _blocks(net) if isinstance(block, InvertedResidual)
+            and block.use_shortcut]
+    assert len(want) == 10
+    assert sorted(p.name for p in matrix.residual_branch_norms(net)) == sorted(want)
+    assert matrix.residual_branch_norms(get_model("cifar_resnet20_v2")) == []
+    assert matrix.residual_branch_norms(get_model("lenet5")) == []
+
+
+def test_matrix_networks_start_residual_branches_small_and_keep_decisions_at_int8_input():
+    """prepare_row scales exactly those gammas; the resulting MobileNet v2 keeps its
+    decisions when its input alone is rounded to int8's grid (with every branch at full
+    scale it flipped 16% of them: the chaos of a random deep residual network)."""
+    net, config, _, calib = matrix.prepare_row("mobilenetv2_0.25")
+    scaled = {p.name for p in matrix.residual_branch_norms(net)}
+    gammas = {name: p.data().asnumpy() for name, p in net.collect_params().items()
+              if name.endswith("gamma")}
+    assert scaled and all(np.allclose(gammas[n], matrix.RESIDUAL_BRANCH_GAMMA) for n in scaled)
+    assert all(np.allclose(g, 1.0) for n, g in gammas.items() if n not in scaled)
+    inputs = matrix.sample_inputs(config, matrix.QUANT_SAMPLES, seed=2)
+    got = matrix.input_rounding(net, config, calib, inputs, matrix._outputs(net, inputs))
+    assert got["agreement"] == 1.0 and got["rel"] < 0.02
