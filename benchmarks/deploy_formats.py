@@ -310,7 +310,7 @@ def markdown(table, batches, host, args):
 # -- main ----------------------------------------------------------------------
 
 def prepare(name, batches):
-    """The export matrix's network (He init, BatchNorm statistics from data), inputs, calibration."""
+    """The export matrix's network (``deploy.matrix.prepare_row``), inputs, calibration."""
     from deploy.matrix import prepare_row, sample_inputs
     net, config, _, calib = prepare_row(name)
     x = sample_inputs(config, max(batches), seed=3)

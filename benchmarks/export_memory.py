@@ -1,7 +1,7 @@
 """Peak memory and time of exporting a network, per format: how much RAM an export needs.
 
 Each (model, format) is exported in a fresh child process (the export
-matrix's network: He init, BatchNorm statistics from data), so one export's
+matrix's network, ``deploy.matrix.prepare_row``), so one export's
 heap does not carry into the next. As in the matrix, the artifacts are not
 verified here (the matrix judges them with relative tolerances; verifying
 runs each file once, which needs far less memory than converting it). The table gives the child's peak resident set (the kernel's
