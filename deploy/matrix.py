@@ -13,9 +13,9 @@ Method (also written into the document):
 
 - weights: He-normal initialization from a fixed seed, each residual branch's
   last BatchNorm scaled to ``RESIDUAL_BRANCH_GAMMA``; BatchNorm running
-  statistics are then set from data (forward passes in training mode on the
-  calibration inputs), so logits have a spread and top-1 decisions mean
-  something even without training;
+  statistics stay at the init's 0 and 1 (statistics from data make random
+  networks chaotic: see :func:`prepare_row`), and the logits still have a
+  spread;
 - inputs: :func:`deploy.export._common.sample_inputs` (smooth random images,
   uniform token ids and lengths), seed 0 for the comparison, seed 1 for int8
   calibration;
