@@ -12,7 +12,7 @@ be regenerated alone; the Markdown document is rendered from every cached row.
 Method (also written into the document):
 
 - weights: He-normal initialization from a fixed seed, each residual branch's
-  last BatchNorm scaled to ``RESIDUAL_BRANCH_GAMMA``; BatchNorm running
+  last layer (BatchNorm or convolution) scaled by ``RESIDUAL_BRANCH_SCALE``; BatchNorm running
   statistics stay at the init's 0 and 1 (statistics from data make random
   networks chaotic: see :func:`prepare_row`), and the logits still have a
   spread;
@@ -121,7 +121,7 @@ def prepare_row(name):
     # One sample through the network right away: deferred parameters take their values
     # in the order of the forward pass, the same whether the network is hybridized later.
     net(*[mx.nd.array(a[:1], dtype=a.dtype) for a in sample_inputs(net.config, 1, seed=1)])
-    _scale_residual_branches(net, RESIDUAL_BRANCH_GAMMA)
+    _scale_residual_branches(net, RESIDUAL_BRANCH_SCALE)
     if part is not None:
         net = get_part(net, part)
     config = net.config
@@ -160,20 +160,27 @@ def sample_inputs(config, n, seed):
     return [np.asarray(a) for a in draw(config, n=n, seed=seed)]
 
 
-# The scale of each residual branch's last BatchNorm against the stream it adds to.
-RESIDUAL_BRANCH_GAMMA = 0.5
+# The scale of each residual branch's last layer against the stream it adds to.
+RESIDUAL_BRANCH_SCALE = 0.5
 _ADDITIONS = frozenset({"elemwise_add", "broadcast_add", "_Plus", "_plus", "_add", "add_n",
                         "ElementWiseSum"})
+_BRANCH_ENDS = {"BatchNorm": 1, "Convolution": 1}  # operator: input index of its scale
 
 
-def residual_branch_norms(net):
-    """The gamma parameters of the BatchNorms whose output only feeds an addition.
+def residual_branch_ends(net):
+    """The parameters that scale the layers whose output only feeds an addition.
 
-    Those end the residual branches of ResNet v1 and MobileNet v2 blocks (and
-    the downsampling shortcuts of ResNet v1, which add to such a branch); a
-    BatchNorm whose output also goes elsewhere, as a block's input does on its
-    way to the next addition, is not one. Found in the traced graph, so any
-    network built from Gluon layers is covered; empty without BatchNorm.
+    A BatchNorm's gamma or a convolution's weight (biases start at zero).
+    Those layers end the residual branches: the last BatchNorm in ResNet v1
+    and MobileNet v2 blocks, the last convolution in ResNet v2 (pre-activation)
+    and plain residual blocks; a projecting shortcut (ResNet v1's convolution +
+    BatchNorm, ResNet v2's convolution) is one too, and scaling it with the
+    branch scales that block's output. A layer whose output also goes
+    elsewhere, as a block's input does on its way to the next addition, is not
+    one. Found in the traced graph, so any network built from Gluon layers is
+    covered; empty for networks without BatchNorm (the temporal convolution
+    networks' blocks end in an activation, and a projecting shortcut there
+    would be the only layer found).
     """
     import mxnet as mx
     if not any(name.endswith("running_mean") for name in net.collect_params()):
@@ -189,27 +196,28 @@ def residual_branch_norms(net):
     found = []
     for index, node in enumerate(nodes):
         ops = consumers.get(index, [])
-        if node["op"] == "BatchNorm" and ops and all(op in _ADDITIONS for op in ops):
-            gamma = nodes[node["inputs"][1][0]]["name"]
-            if gamma in params:
-                found.append(params[gamma])
+        if node["op"] in _BRANCH_ENDS and ops and all(op in _ADDITIONS for op in ops):
+            scale = nodes[node["inputs"][_BRANCH_ENDS[node["op"]]][0]]["name"]
+            if scale in params:
+                found.append(params[scale])
     return found
 
 
-def _scale_residual_branches(net, gamma):
-    """Start every residual branch's last BatchNorm at ``gamma`` instead of 1.
+def _scale_residual_branches(net, scale):
+    """Start every residual branch's last layer at ``scale`` times its initialization.
 
     Trained residual networks keep a branch's contribution small against the
-    stream it adds to (Goyal et al. 2017 start these scales at 0); at He
+    stream it adds to (Goyal et al. 2017 start the last BatchNorm scale of each
+    branch at 0; Fixup, Zhang et al. 2019, the last convolution); at He
     initialization each branch adds as much as the stream, and a deep stack of
     them amplifies small input changes: random MobileNet v2s flipped 9-16% of
-    their decisions when the input alone was rounded to int8's 256 levels, so
-    no int8 verdict on them meant anything (0.5: none flipped, MXNet int8
-    agreement 78% -> 97% on mobilenetv2_1.0). ``net``'s parameters must be
-    initialized (not deferred).
+    their decisions when the input alone was rounded to int8's 256 levels (0.5:
+    none flipped, MXNet int8 agreement 78% -> 97% on mobilenetv2_1.0), and a
+    ResNet-152 v2's logits spanned 1.6e8 (0.5: 343; MXNet int8 agreement 66% ->
+    100%). ``net``'s parameters must be initialized (not deferred).
     """
-    for param in residual_branch_norms(net):
-        param.set_data(param.data() * gamma)
+    for param in residual_branch_ends(net):
+        param.set_data(param.data() * scale)
 
 
 def _outputs(net, inputs):
@@ -401,11 +409,12 @@ def render(cache, names):
         "`python -m deploy.matrix --out docs/export_matrix.md` (one row: `--models NAME`); "
         "per-row results are cached in `docs/export_matrix.json`.", "",
         "## Method", "",
-        "- **Weights**: He-normal initialization (seed 0); the last BatchNorm of each residual "
-        f"branch (ResNet v1, MobileNet v2) scaled to gamma {RESIDUAL_BRANCH_GAMMA}, as trained "
-        "residual networks keep a branch small against its shortcut (at full scale a random "
-        "MobileNet v2 flipped 9-16% of its decisions when its input alone was rounded to 256 "
-        "levels); BatchNorm running statistics left at the init's mean 0 and variance 1, so "
+        "- **Weights**: He-normal initialization (seed 0); in networks with BatchNorm the last "
+        "layer of each residual branch (its BatchNorm in ResNet v1 and MobileNet v2, its "
+        f"convolution in ResNet v2) scaled by {RESIDUAL_BRANCH_SCALE}, as trained residual "
+        "networks keep a branch small against its shortcut (at full scale a random MobileNet "
+        "v2 flipped 9-16% of its decisions when its input alone was rounded to 256 levels, and "
+        "a random ResNet-152 v2's logits spanned 1.6e8); BatchNorm running statistics left at the init's mean 0 and variance 1, so "
         "each BatchNorm applies only its scale and shift. He initialization gives every row's "
         "logits a spread without them; statistics from data (recorded in training-mode "
         "passes with their backward pass, where MXNet updates them) center every layer, and "
@@ -413,8 +422,9 @@ def render(cache, names):
         "moved the logits of the ImageNet rows by 2-27% of their range and flipped up to "
         "half of their decisions (MobileNet v1 25-53%, ResNet-152 v1 38%), against at most "
         "1.3% and 3% with the init's statistics, and int8 verdicts would measure the "
-        "weights, not the conversion. Without centering, ResNet v2 logits grow with depth "
-        "(relative errors take that in).",
+        "weights, not the conversion. Without centering, a residual network's stream grows "
+        "with depth; the half-scale branches keep it in check (ResNet-152 v2's logits span "
+        "343).",
         f"- **Inputs**: `deploy.export._common.sample_inputs`: smooth random images (Gaussian "
         f"blobs), uniform token ids/lengths/noise. {VERIFY_SAMPLES} samples (seed 0) for float "
         f"artifacts, {QUANT_SAMPLES} (seed 2) for int8; int8 calibrated on {CALIB_SAMPLES} "

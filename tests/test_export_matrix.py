@@ -206,23 +206,30 @@ def _blocks(block):
         yield from _blocks(child)
 
 
-def test_residual_branch_norms_are_the_last_batchnorm_of_each_branch():
+def test_residual_branch_ends_are_the_last_layer_of_each_branch():
     """MobileNet v2: the projecting BatchNorm of every block with a shortcut, and nothing
     else (not the BatchNorm ending a block without one, which feeds the next block's
-    convolution and its addition); ResNet v2 branches end in a convolution and VGG has
-    no BatchNorm, so they have none."""
+    convolution and its addition). ResNet v2: the last convolution of every block, and
+    its projecting shortcut where it has one. No BatchNorm (VGG, the TCN), none."""
     from mxnet.gluon import nn
 
     from gluon_dl.models import get_model
     from gluon_dl.models.mobilenet import InvertedResidual
+    from gluon_dl.models.resnet import BasicBlockV2
     net = get_model("mobilenetv2_0.25")
     want = [[b for b in _blocks(block.out) if isinstance(b, nn.BatchNorm)][-1].gamma.name
             for block in _blocks(net) if isinstance(block, InvertedResidual)
             and block.use_shortcut]
     assert len(want) == 10
-    assert sorted(p.name for p in matrix.residual_branch_norms(net)) == sorted(want)
-    assert matrix.residual_branch_norms(get_model("cifar_resnet20_v2")) == []
-    assert matrix.residual_branch_norms(get_model("lenet5")) == []
+    assert sorted(p.name for p in matrix.residual_branch_ends(net)) == sorted(want)
+    v2 = get_model("cifar_resnet20_v2")
+    blocks = [b for b in _blocks(v2) if isinstance(b, BasicBlockV2)]
+    want = [b.conv2.weight.name for b in blocks] + [b.downsample.weight.name for b in blocks
+                                                    if b.downsample is not None]
+    assert len(blocks) == 9 and len(want) == 11
+    assert sorted(p.name for p in matrix.residual_branch_ends(v2)) == sorted(want)
+    for name in ("lenet5", "vgg11", "tcn"):
+        assert matrix.residual_branch_ends(get_model(name)) == []
 
 
 def test_matrix_networks_start_residual_branches_small_and_keep_decisions_at_int8_input():
@@ -230,14 +237,26 @@ def test_matrix_networks_start_residual_branches_small_and_keep_decisions_at_int
     decisions when its input alone is rounded to int8's grid (with every branch at full
     scale it flipped 16% of them: the chaos of a random deep residual network)."""
     net, config, _, calib = matrix.prepare_row("mobilenetv2_0.25")
-    scaled = {p.name for p in matrix.residual_branch_norms(net)}
+    scaled = {p.name for p in matrix.residual_branch_ends(net)}
     gammas = {name: p.data().asnumpy() for name, p in net.collect_params().items()
               if name.endswith("gamma")}
-    assert scaled and all(np.allclose(gammas[n], matrix.RESIDUAL_BRANCH_GAMMA) for n in scaled)
+    assert scaled and all(np.allclose(gammas[n], matrix.RESIDUAL_BRANCH_SCALE) for n in scaled)
     assert all(np.allclose(g, 1.0) for n, g in gammas.items() if n not in scaled)
     inputs = matrix.sample_inputs(config, matrix.QUANT_SAMPLES, seed=2)
     got = matrix.input_rounding(net, config, calib, inputs, matrix._outputs(net, inputs))
     assert got["agreement"] == 1.0 and got["rel"] < 0.02
+
+
+def test_matrix_resnet_v2_branches_end_at_half_scale_and_keep_the_logits_in_range():
+    """ResNet v2 branches end in a convolution: prepare_row starts each at half its He
+    initialization, and the pre-activation
+    stream stops doubling its variance with every block (at full scale the logits of
+    cifar_resnet56_v2 spanned 9.3e3; ResNet-152 v2's 1.6e8)."""
+    net, config, inputs, _ = matrix.prepare_row("cifar_resnet56_v2")
+    ends = matrix.residual_branch_ends(net)
+    assert len(ends) == 29 and all(p.name.endswith("weight") for p in ends)
+    logits = matrix._outputs(net, inputs)[0]
+    assert 1 < np.ptp(logits) < 1000, np.ptp(logits)
 
 
 def _statistics_from_data(net, images, batch_size=16):
